@@ -1,0 +1,1 @@
+"""Child Welfare Warehouse: shared settings, PostgreSQL management and the `cww` CLI."""

@@ -1,0 +1,17 @@
+"""`cww demo` / `make demo`: the nightly job end to end on the local default.
+
+Each stage lives in its own library; this module only strings them together and prints the
+summary a person needs: what was built, and where to look next.
+"""
+
+from __future__ import annotations
+
+from cww.console import console, step
+from cww.postgres import resolve_server
+from cww.settings import Settings
+
+
+def run_demo(settings: Settings) -> None:
+    with step("PostgreSQL"):
+        server = resolve_server(settings)
+        console.print(f"  {server.display()} ({server.kind})")

@@ -1,0 +1,40 @@
+"""Settings for every part of the warehouse, read once from the environment.
+
+One object, so the CLI, Dagster resources and tests all point at the same databases.
+Secrets (passwords) only ever come from the environment, never from files in git.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Environment-driven configuration (prefix ``CWW_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CWW_", extra="ignore")
+
+    # A server URL without a database, e.g. postgresql://user:pw@host:5432.
+    # Unset: the project runs its own private cluster under ``home``.
+    pg_url: str | None = None
+    home: Path = Field(default=PROJECT_ROOT / ".cww")
+    source_db: str = "cww_source"
+    warehouse_db: str = "cww_warehouse"
+    source_schema: str = "cpin"
+    truth_schema: str = "truth"
+    # Login the pipeline uses to read the source: SELECT on the source schema only.
+    source_reader_role: str = "cww_source_reader"
+    source_reader_password: str = "cww-reader-dev"
+    private_pg_port: int = 54329
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()
