@@ -68,11 +68,19 @@ def demo() -> None:
 
 def _mount() -> None:
     """Attach each library's command group (imports are light: Typer apps only)."""
+    from cww.transform import app as dbt_app
+    from dashboards.cli import app as dashboards_app
+    from data_quality.cli import app as data_quality_app
     from extract.cli import app as extract_app
+    from reports.cli import app as reports_app
     from simulator.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate")
-    app.add_typer(extract_app)
+    app.add_typer(extract_app)  # `cww extract`, `cww reconcile`
+    app.add_typer(dbt_app, name="dbt")
+    app.add_typer(data_quality_app)  # `cww dq …`, `cww dedupe …`, `cww search`
+    app.add_typer(reports_app, name="report")
+    app.add_typer(dashboards_app, name="dashboards")
 
 
 _mount()
