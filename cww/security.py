@@ -1,0 +1,34 @@
+"""Agency and analyst database logins: one naming rule and one password rule for every part.
+
+Agencies are separated in PostgreSQL itself: each agency has a LOGIN role, and row-level security
+on the reporting layer shows that role only its agency's rows. dbt creates the roles and policies,
+Superset connects per agency with them, and CSV reports are produced under them — so all three
+must derive the same names and passwords. Passwords are derived from one secret in the environment
+(``CWW_ROLE_SECRET``) so nothing is stored in git and nothing has to be distributed by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+
+DEV_SECRET = "cww-dev-only-secret"
+ANALYST_ROLE = "cww_analyst"
+
+
+def role_secret() -> str:
+    """The secret passwords derive from; the dev default is only for local demos and tests."""
+    return os.environ.get("CWW_ROLE_SECRET", DEV_SECRET)
+
+
+def agency_role(agency_code: str) -> str:
+    """`CAS-OTT` → `cww_agency_cas_ott` (lower case, non-alphanumerics to underscores)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", agency_code.lower()).strip("_")
+    return f"cww_agency_{slug}"
+
+
+def role_password(role: str) -> str:
+    """Deterministic per-role password: HMAC-SHA256(secret, role), 32 hex characters."""
+    return hmac.new(role_secret().encode(), role.encode(), hashlib.sha256).hexdigest()[:32]
