@@ -15,7 +15,6 @@ import os
 import re
 
 DEV_SECRET = "cww-dev-only-secret"
-ANALYST_ROLE = "cww_analyst"
 
 
 def role_secret() -> str:
@@ -23,10 +22,19 @@ def role_secret() -> str:
     return os.environ.get("CWW_ROLE_SECRET", DEV_SECRET)
 
 
-def agency_role(agency_code: str) -> str:
-    """`CAS-OTT` → `cww_agency_cas_ott` (lower case, non-alphanumerics to underscores)."""
+def agency_role(agency_code: str, prefix: str = "cww") -> str:
+    """`CAS-OTT` → `cww_agency_cas_ott` (lower case, non-alphanumerics to underscores).
+
+    Roles are cluster-wide, so the prefix (``Settings.role_prefix``) keeps concurrent test
+    warehouses on one server from sharing or dropping each other's roles.
+    """
     slug = re.sub(r"[^a-z0-9]+", "_", agency_code.lower()).strip("_")
-    return f"cww_agency_{slug}"
+    return f"{prefix}_agency_{slug}"
+
+
+def analyst_role(prefix: str = "cww") -> str:
+    """The ministry analysts' login: pseudonymised views only."""
+    return f"{prefix}_analyst"
 
 
 def role_password(role: str) -> str:

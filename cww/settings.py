@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     source_reader_role: str = "cww_source_reader"
     source_reader_password: str = "cww-reader-dev"
     private_pg_port: int = 54329
+    # Prefix of the agency / analyst login roles (cww.security); roles are cluster-wide.
+    role_prefix: str = "cww"
 
 
 @lru_cache(maxsize=1)

@@ -33,6 +33,7 @@ def cww_settings(pg_server: Server, tmp_path) -> Iterator[Settings]:
             "source_db": f"cwwt_{tag}_source",
             "warehouse_db": f"cwwt_{tag}_warehouse",
             "source_reader_role": f"cwwt_{tag}_reader",
+            "role_prefix": f"cwwt_{tag}",
             "home": tmp_path / "cww_home",
         }
     )
@@ -40,3 +41,10 @@ def cww_settings(pg_server: Server, tmp_path) -> Iterator[Settings]:
     for db in (settings.source_db, settings.warehouse_db):
         drop_database(pg_server, db)
     drop_role(pg_server, settings.source_reader_role)
+    with pg_server.connect() as conn:
+        leftover = [
+            r[0]
+            for r in conn.execute("select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",))
+        ]
+    for role in leftover:
+        drop_role(pg_server, role)
