@@ -48,3 +48,64 @@ def cww_settings(pg_server: Server, tmp_path) -> Iterator[Settings]:
         ]
     for role in leftover:
         drop_role(pg_server, role)
+
+
+# --------------------------------------------------------------------------- extraction (extract/)
+
+EXTRACT_SEED_SQL = """
+insert into cpin.agency values
+  (1, 'CAS-OTT', 'Ottawa CAS', 'East', false, '2020-01-01', 1,
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false),
+  (2, 'CAS-TOR', 'Toronto CAS', 'Toronto', false, '2021-01-01', 2,
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false);
+insert into cpin.office values
+  (10, 1, 'Ottawa main', '1 Main St', 'Ottawa', 'K1A0B1',
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false),
+  (20, 2, 'Toronto main', '2 King St', 'Toronto', 'M5H2N2',
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false);
+insert into cpin.worker values
+  (100, 1, 10, 'Ada', 'Lovelace', 'CW', null, '2019-05-01', null,
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false),
+  (200, 2, 20, 'Grace', 'Hopper', 'SUP', null, '2018-03-01', null,
+   '2026-01-01 09:00+00', '2026-01-01 09:00+00', false);
+insert into cpin.postal_region values
+  ('K1A', 'Ottawa', 'East'), ('M5H', 'Toronto', 'Toronto'), ('P3A', 'Sudbury', 'North');
+insert into cpin.person (person_id, agency_id, given_name, surname, birth_date, sex_code, source_code,
+                         created_at, updated_at) values
+  (1000, 1, 'Liam', 'Tremblay', '2015-04-02', 'M', 'CPIN', '2026-01-02 10:00+00', '2026-01-02 10:00+00'),
+  (1001, 1, 'Emma', 'Tremblay', '2017-09-12', 'F', 'CPIN', '2026-01-02 10:00+00', '2026-01-02 10:00+00'),
+  (1002, 2, 'Noah', 'Singh', '2012-01-30', 'M', 'MIG', '2026-01-03 10:00+00', '2026-01-03 10:00+00'),
+  (1003, 2, 'Olivia', 'Singh', null, 'F', 'MIG', '2026-01-03 10:00+00', '2026-01-03 10:00+00');
+insert into cpin."case" values
+  (5000, 1, 'PROT', null, '2026-01-02', null, null, 100,
+   '2026-01-02 10:00+00', '2026-01-02 10:00+00', false),
+  (5001, 2, 'PROT', null, '2026-01-03', null, null, 200,
+   '2026-01-03 10:00+00', '2026-01-03 10:00+00', false);
+insert into cpin.case_participant values
+  (5000, 1000, 'CHILD', '2026-01-02', null, '2026-01-02 10:00+00', '2026-01-02 10:00+00', false),
+  (5000, 1001, 'CHILD', '2026-01-02', null, '2026-01-02 10:00+00', '2026-01-02 10:00+00', false),
+  (5001, 1002, 'CHILD', '2026-01-03', null, '2026-01-03 10:00+00', '2026-01-03 10:00+00', false);
+insert into cpin.contact_note (contact_note_id, agency_id, case_id, person_id, worker_id, contact_at,
+                               contact_type_code, note_text, created_at, updated_at)
+select 90000 + g, 1, 5000, 1000, 100, '2026-01-04 10:00+00'::timestamptz + g * interval '1 hour', 'INP',
+       'visit ' || g || E' with a tab\\tand a newline\\n and ''quotes''', '2026-01-04 12:00+00',
+       '2026-01-04 12:00+00'
+from generate_series(1, 5) g;
+"""
+
+
+@pytest.fixture
+def extract_source(pg_server: Server, cww_settings: Settings) -> Settings:
+    """A source database with simulator/schema.sql, a few coherent hand-made rows, and the
+    read-only reader role the pipeline uses (the warehouse database is left to the extractor)."""
+    from cww.postgres import create_database, ensure_login_role, grant_read_only
+    from cww.settings import PROJECT_ROOT
+
+    create_database(pg_server, cww_settings.source_db)
+    with pg_server.connect(cww_settings.source_db) as conn:
+        conn.execute((PROJECT_ROOT / "simulator" / "schema.sql").read_text())
+        conn.execute(EXTRACT_SEED_SQL)
+    ensure_login_role(pg_server, cww_settings.source_reader_role, cww_settings.source_reader_password)
+    s = cww_settings
+    grant_read_only(pg_server, s.source_db, s.source_schema, s.source_reader_role)
+    return cww_settings
