@@ -1,0 +1,140 @@
+"""Score candidate pairs with the saved model and cluster them into master persons.
+
+Used by all three entry points: the warehouse run (full and incremental), `cww dedupe file` and
+the evaluation. Splink does the blocking and scoring; this module adds the twin guard, the
+human-readable "which fields agreed", and the constrained clustering.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from data_quality.dedupe.cluster import constrained_clusters
+from data_quality.dedupe.model import estimate_prior, new_linker
+
+COMPARISON_NAMES = ("given_name", "surname", "birth_date", "sex", "household")
+
+
+@dataclass
+class MatchResult:
+    pairs: pd.DataFrame  # id_l, id_r, match_probability, match_weight, agreement, cannot_link
+    clusters: dict[str, str]  # record id → cluster id
+    prior: float
+
+
+def level_labels(splink_settings: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """comparison name → gamma value → level label (Splink numbers levels best = highest)."""
+    out: dict[str, dict[int, str]] = {}
+    for comp in splink_settings["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        k = len(levels)
+        labels = {-1: "null"}
+        for i, lv in enumerate(levels):
+            labels[k - 1 - i] = lv.get("label_for_charts", str(k - 1 - i))
+        out[comp["output_column_name"]] = labels
+    return out
+
+
+def _agreement(row: pd.Series, labels: dict[str, dict[int, str]]) -> str:
+    """`given_name=nickname; birth_date=exact; …` — each comparison and the level it reached."""
+    parts = []
+    for name in COMPARISON_NAMES:
+        g = row.get(f"gamma_{name}")
+        if g is None or pd.isna(g):
+            continue
+        parts.append(f"{name}={labels[name].get(int(g), str(g))}")
+    return "; ".join(parts)
+
+
+def twin_cannot_links(linker) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Pairs that look like twins: same surname (sound) and birth date, clearly different given names.
+
+    A migrated duplicate keeps a recognisable given name (typo, nickname, middle name, phonetic
+    spelling); a twin does not. Such pairs are never merged, whatever their household evidence.
+    """
+    table = next(iter(linker._input_tables_dict.values())).physical_name
+    sql = f"""
+        with s as (select unique_id, given_name, middle_name, given_set, given_mp, surname_mp,
+                          dob_y, dob_m, dob_d from {table})
+        select l.unique_id as id_l, r.unique_id as id_r
+        from s l join s r
+          on l.dob_y = r.dob_y and l.surname_mp = r.surname_mp and l.unique_id < r.unique_id
+         and ((l.dob_m = r.dob_m and l.dob_d = r.dob_d) or (l.dob_m = r.dob_d and l.dob_d = r.dob_m))
+        where l.given_name is not null and r.given_name is not null
+          and not (l.given_name = r.given_name
+                   or list_has_any(l.given_set, r.given_set)
+                   or jaro_winkler_similarity(l.given_name, r.given_name) >= 0.8
+                   or coalesce(l.given_mp = r.given_mp, false)
+                   or coalesce(l.given_name = r.middle_name, false)
+                   or coalesce(l.middle_name = r.given_name, false))
+    """
+    rows = linker._db_api._con.execute(sql).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def score_and_cluster(
+    frame: pd.DataFrame,
+    model: dict[str, Any],
+    cannot_link: list[tuple[str, str]] | None = None,
+    match_threshold: float | None = None,
+    review_threshold: float | None = None,
+) -> MatchResult:
+    """Full matching of one frame: predict, guard twins, cluster."""
+    settings = copy.deepcopy(model["splink_settings"])
+    settings["linker_uid"] = None
+    match_threshold = match_threshold if match_threshold is not None else model["match_threshold"]
+    review_threshold = review_threshold if review_threshold is not None else model["review_threshold"]
+    linker = new_linker(frame, settings)
+    estimate_prior(linker)
+    prior = float(linker._settings_obj._probability_two_random_records_match)
+    twins = twin_cannot_links(linker)
+    predictions = linker.inference.predict(
+        threshold_match_probability=min(review_threshold, match_threshold), warning_mode="never"
+    )
+    pairs = predictions.as_pandas_dataframe()
+    pairs = finish_pairs(pairs, model["splink_settings"], twins, cannot_link or [])
+    edges = [
+        (a, b, p)
+        for a, b, p, blocked in pairs[["id_l", "id_r", "match_probability", "cannot_link"]].itertuples(
+            index=False
+        )
+        if blocked is None or pd.isna(blocked)
+    ]
+    clusters = constrained_clusters(
+        frame["unique_id"].tolist(), edges, match_threshold, twins + (cannot_link or [])
+    )
+    return MatchResult(pairs=pairs, clusters=clusters, prior=prior)
+
+
+def finish_pairs(
+    pairs: pd.DataFrame,
+    splink_settings: dict[str, Any],
+    twins: list[tuple[str, str]],
+    related: list[tuple[str, str]],
+) -> pd.DataFrame:
+    """Normalise Splink's prediction frame: ordered ids, agreement text, cannot-link reason."""
+    labels = level_labels(splink_settings)
+    if pairs.empty:
+        return pd.DataFrame(
+            columns=["id_l", "id_r", "match_probability", "match_weight", "agreement", "cannot_link"]
+        )
+    out = pd.DataFrame(
+        {
+            "id_l": pairs["unique_id_l"].astype(str),
+            "id_r": pairs["unique_id_r"].astype(str),
+            "match_probability": pairs["match_probability"].astype(float),
+            "match_weight": pairs["match_weight"].astype(float),
+            "agreement": pairs.apply(_agreement, axis=1, labels=labels),
+        }
+    )
+    twin_set = {tuple(sorted(p)) for p in twins}
+    rel_set = {tuple(sorted(p)) for p in related}
+    keys = [tuple(sorted(p)) for p in zip(out["id_l"], out["id_r"], strict=True)]
+    out["cannot_link"] = [
+        "twins" if k in twin_set else ("recorded relationship" if k in rel_set else None) for k in keys
+    ]
+    return out.reset_index(drop=True)

@@ -1,0 +1,288 @@
+"""The Splink person-matching model: comparisons, blocking rules, EM training, versioned files.
+
+Why the comparisons look the way they do (see STACK.md, "Splink"):
+
+* **Household evidence counts once.** Siblings share surname, street, postal code and phone. If
+  each were its own comparison, their Bayes factors would add up and outweigh a different given
+  name and birth date, and siblings would be merged. Street, postal code (history), FSA, city and
+  phone are therefore *one* comparison (``household``) whose best level wins.
+* **Twins are handled explicitly** (``cluster.py``): same surname, birth date and household but a
+  different given name is a cannot-link, whatever the score; so is a recorded sibling/twin
+  relationship between two records.
+* **Canadian postal codes**: Splink's ``PostcodeComparison`` assumes UK codes; here the levels are
+  the full code, then the forward sortation area (first three characters).
+* **Birth dates** agree exactly, with day and month swapped (a classic migration error), with a
+  one-digit typo, in year and month, or within a year.
+
+The saved model is a JSON file in ``data_quality/models/`` named ``person_match_v<N>.json``: the
+Splink settings with their estimated m/u parameters plus our metadata (version, thresholds, what it
+was trained on). The highest version is used unless a path is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cww.errors import CwwError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+# Pairs at or above this probability are the same person (merged into one master person).
+# Chosen from the evaluation against the simulator's truth (README, "Data quality"): household
+# data needs a high bar, because near-misses are usually siblings.
+MATCH_THRESHOLD = 0.95
+# Pairs at or above this probability are kept in person_match_pairs for records staff to review.
+REVIEW_THRESHOLD = 0.50
+
+
+def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def comparisons() -> list[dict[str, Any]]:
+    """The five comparisons (levels best first). Labels are what `person_match_pairs` reports."""
+    given = {
+        "output_column_name": "given_name",
+        "comparison_description": "given name: exact, nickname family, middle-name swap, typo, phonetic",
+        "comparison_levels": [
+            _level("given_name_l is null or given_name_r is null", "null", is_null_level=True),
+            _level("given_name_l = given_name_r", "exact"),
+            _level("list_has_any(given_set_l, given_set_r)", "nickname"),
+            _level("given_name_l = middle_name_r or middle_name_l = given_name_r", "middle name"),
+            _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92", "typo"),
+            _level(
+                "given_mp_l = given_mp_r or jaro_winkler_similarity(given_name_l, given_name_r) >= 0.8",
+                "phonetic",
+            ),
+            # EM cannot tell twins and same-household namesakes from duplicates (they agree on
+            # everything else), so it overestimates how often a true match has an unrelated given
+            # name. Fixed from domain knowledge: migration noise keeps a recognisable given name.
+            _level("else", "different", m_probability=0.01, fix_m_probability=True),
+        ],
+    }
+    surname = {
+        "output_column_name": "surname",
+        "comparison_description": "surname: exact, typo, phonetic or shared part of a double name",
+        "comparison_levels": [
+            _level("surname_l is null or surname_r is null", "null", is_null_level=True),
+            _level("surname_l = surname_r", "exact"),
+            _level("jaro_winkler_similarity(surname_l, surname_r) >= 0.92", "typo"),
+            _level(
+                "surname_mp_l = surname_mp_r or list_has_any(surname_tokens_l, surname_tokens_r)",
+                "phonetic or part",
+            ),
+            _level("else", "different"),
+        ],
+    }
+    birth = {
+        "output_column_name": "birth_date",
+        "comparison_description": "birth date: exact, day/month swapped, one-digit typo, month, year",
+        "comparison_levels": [
+            _level("birth_date_l is null or birth_date_r is null", "null", is_null_level=True),
+            _level("birth_date_l = birth_date_r", "exact"),
+            _level("dob_y_l = dob_y_r and dob_m_l = dob_d_r and dob_d_l = dob_m_r", "day/month swapped"),
+            _level("damerau_levenshtein(birth_date_l, birth_date_r) <= 1", "one-digit typo"),
+            _level("dob_y_l = dob_y_r and dob_m_l = dob_m_r", "same month"),
+            _level("abs(dob_y_l - dob_y_r) <= 1", "within a year"),
+            # Fixed for the same reason: a sibling with the same name is not a duplicate.
+            _level("else", "different", m_probability=0.005, fix_m_probability=True),
+        ],
+    }
+    sex = {
+        "output_column_name": "sex",
+        "comparison_description": "sex (F/M; unknown is missing)",
+        "comparison_levels": [
+            _level("sex_l is null or sex_r is null", "null", is_null_level=True),
+            _level("sex_l = sex_r", "exact"),
+            _level("else", "different"),
+        ],
+    }
+    household = {
+        "output_column_name": "household",
+        "comparison_description": "household as ONE piece of evidence: address, postal code history, phone",
+        "comparison_levels": [
+            _level(
+                "(street_l is null and postal_code_l is null and phone_l is null"
+                " and postal_history_l is null)"
+                " or (street_r is null and postal_code_r is null and phone_r is null"
+                " and postal_history_r is null)",
+                "null",
+                is_null_level=True,
+            ),
+            _level(
+                "(street_l = street_r and (postal_code_l = postal_code_r or city_l = city_r))"
+                " or phone_l = phone_r",
+                "same address or phone",
+            ),
+            _level(
+                "postal_code_l = postal_code_r or list_has_any(postal_history_l, postal_history_r)",
+                "same postal code (any time)",
+            ),
+            _level("fsa_l = fsa_r or city_l = city_r", "same FSA or city"),
+            _level("else", "different"),
+        ],
+    }
+    return [given, surname, birth, sex, household]
+
+
+def blocking_rules() -> list[str]:
+    """Candidate pairs: each rule is cheap on its own; together they survive any single error."""
+    return [
+        "l.birth_date = r.birth_date and l.surname_mp = r.surname_mp",
+        "l.birth_date = r.birth_date and l.given_mp = r.given_mp",
+        "l.dob_y = r.dob_y and l.dob_m = r.dob_d and l.dob_d = r.dob_m and l.surname_mp = r.surname_mp",
+        "l.given_mp = r.given_mp and l.surname_mp = r.surname_mp and l.dob_y = r.dob_y",
+        "l.given_key = r.given_key and l.surname_mp = r.surname_mp",
+        "l.birth_date = r.birth_date and l.given_key = r.given_key",
+        "l.postal_code = r.postal_code and l.given_key = r.given_key",
+    ]
+
+
+def base_settings() -> dict[str, Any]:
+    """Untrained Splink settings (the m/u parameters come from `train`)."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": blocking_rules(),
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": False,
+        "probability_two_random_records_match": 1e-5,
+        "em_convergence": 0.001,
+        "max_iterations": 20,
+    }
+
+
+# Deterministic rules for the prior: near-certain matches, used with an assumed recall.
+DETERMINISTIC_RULES = [
+    "l.given_name = r.given_name and l.surname = r.surname and l.birth_date = r.birth_date",
+    "l.given_key = r.given_key and l.surname = r.surname and l.birth_date = r.birth_date"
+    " and l.postal_code = r.postal_code",
+]
+DETERMINISTIC_RECALL = 0.6
+
+
+def quiet_splink() -> None:
+    """Splink logs every SQL step at INFO; the CLI shows its own progress instead."""
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def new_linker(frame: pd.DataFrame, settings: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A DuckDB-backed Splink linker over the frame (own in-memory connection)."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    quiet_splink()
+    con = duckdb.connect()
+    con.execute("set threads to 2")
+    db_api = DuckDBAPI(connection=con)
+    table = db_api.register(frame, table_name="persons")
+    return Linker(table, settings, log_level=logging.WARNING)
+
+
+def estimate_prior(linker) -> None:  # type: ignore[no-untyped-def]
+    """Set λ (the chance two random records match) for *this* data set.
+
+    λ scales with the data set size (a 200-row CSV and a million-row warehouse differ by orders
+    of magnitude), so it is re-estimated on every run from near-certain matches; a data set with
+    none of those keeps a floor of one expected duplicate per hundred records.
+    """
+    n = linker._input_tables_dict[next(iter(linker._input_tables_dict))].as_pandas_dataframe().shape[0]
+    floor = 0.01 / max(n - 1, 1)
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            DETERMINISTIC_RULES, DETERMINISTIC_RECALL
+        )
+    except ValueError:
+        linker._settings_obj._probability_two_random_records_match = floor
+    settings = linker._settings_obj
+    settings._probability_two_random_records_match = min(
+        max(settings._probability_two_random_records_match, floor), 0.5
+    )
+
+
+def train(frame: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
+    """Estimate the parameters from the data: u by random sampling, m by EM (two blockings)."""
+    if len(frame) < 200:
+        raise CwwError(
+            f"only {len(frame)} person records: too few to estimate a model (need ≥ 200). "
+            "Fix: use the saved model (omit --train)."
+        )
+    linker = new_linker(frame, base_settings())
+    estimate_prior(linker)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    # Blocked on birth date: estimates the name, sex and household parameters.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.birth_date = r.birth_date and l.surname_mp = r.surname_mp"
+    )
+    # Blocked on names: estimates the birth-date (and household) parameters.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.given_key = r.given_key and l.surname = r.surname"
+    )
+    # Blocked on given name and birth date: estimates the surname parameters.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.given_key = r.given_key and l.birth_date = r.birth_date"
+    )
+    return linker.misc.save_model_to_json()
+
+
+# --------------------------------------------------------------------------- versioned files
+
+
+def model_path(version: int) -> Path:
+    return MODELS_DIR / f"person_match_v{version}.json"
+
+
+def latest_version(models_dir: Path = MODELS_DIR) -> int | None:
+    versions = [
+        int(m.group(1))
+        for p in models_dir.glob("person_match_v*.json")
+        if (m := re.fullmatch(r"person_match_v(\d+)\.json", p.name))
+    ]
+    return max(versions) if versions else None
+
+
+def save_model(
+    splink_settings: dict[str, Any], trained_on: str, n_records: int, models_dir: Path = MODELS_DIR
+) -> Path:
+    """Write the next version; earlier versions stay so a run can always name what it used."""
+    version = (latest_version(models_dir) or 0) + 1
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / f"person_match_v{version}.json"
+    doc = {
+        "version": version,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_on": trained_on,
+        "n_records": n_records,
+        "match_threshold": MATCH_THRESHOLD,
+        "review_threshold": REVIEW_THRESHOLD,
+        "splink_settings": splink_settings,
+    }
+    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def load_model(path: Path | None = None) -> dict[str, Any]:
+    """The model document (metadata + ``splink_settings``); the newest version by default."""
+    if path is None:
+        version = latest_version()
+        if version is None:
+            raise CwwError(
+                f"no saved person-matching model in {MODELS_DIR}. Fix: `cww dedupe run --full --train`."
+            )
+        path = model_path(version)
+    if not path.exists():
+        raise CwwError(f"model file {path} does not exist. Fix: name an existing person_match_v*.json.")
+    doc = json.loads(path.read_text())
+    if "splink_settings" not in doc:
+        raise CwwError(f"{path} is not a person-matching model (no 'splink_settings').")
+    doc["path"] = str(path)
+    return doc
