@@ -109,3 +109,88 @@ def extract_source(pg_server: Server, cww_settings: Settings) -> Settings:
     s = cww_settings
     grant_read_only(pg_server, s.source_db, s.source_schema, s.source_reader_role)
     return cww_settings
+
+
+# --------------------------------------------------------------------------- dbt (issue 4)
+
+
+def create_raw_tables(server: Server, database: str) -> list[str]:
+    """Create schema raw exactly as extract/ lands it: the source tables of simulator/schema.sql
+    plus the load metadata columns (contract in notes/common.md). Returns the table names."""
+    from pathlib import Path
+
+    schema_sql = (Path(__file__).resolve().parent.parent / "simulator" / "schema.sql").read_text()
+    with server.connect(database) as conn:
+        conn.execute(schema_sql)
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'cpin' order by 1"
+            )
+        ]
+        conn.execute("create schema raw")
+        for t in tables:
+            conn.execute(
+                f'create table raw."{t}" (like cpin."{t}" including defaults including indexes,'
+                " _batch_id bigint not null default 1, _extracted_at timestamptz not null default now(),"
+                " _source_updated_at timestamptz, _deleted boolean not null default false)"
+            )
+            cols = {
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'raw' and table_name = %s",
+                    (t,),
+                )
+            }
+            if "updated_at" in cols:
+                for col in ("updated_at", "created_at"):
+                    conn.execute(
+                        f"alter table raw.\"{t}\" alter column {col} set default '2024-06-30 10:00+00'"
+                    )
+        conn.execute("drop schema cpin cascade")
+        conn.execute("drop schema truth cascade")
+    return tables
+
+
+@pytest.fixture(scope="session")
+def dbt_hand_warehouse(pg_server: Server, tmp_path_factory) -> Iterator[Settings]:
+    """A warehouse built once per session by dbt (in-process) from hand-made raw rows
+    (tests/test_dbt_fixture.sql, as-of 2024-06-30), for tests that assert hand-worked values."""
+    from pathlib import Path
+
+    from cww.postgres import create_database
+    from cww.transform import build
+
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings().model_copy(
+        update={
+            "source_db": f"cwwt_{tag}_source",
+            "warehouse_db": f"cwwt_{tag}_warehouse",
+            "source_reader_role": f"cwwt_{tag}_reader",
+            "role_prefix": f"cwwt_{tag}",
+            "home": tmp_path_factory.mktemp("dbt_hand") / "cww_home",
+        }
+    )
+    try:
+        create_database(pg_server, settings.warehouse_db)
+        tables = create_raw_tables(pg_server, settings.warehouse_db)
+        fixture_sql = (Path(__file__).resolve().parent / "test_dbt_fixture.sql").read_text()
+        with pg_server.connect(settings.warehouse_db) as conn:
+            conn.execute(fixture_sql)
+            for t in tables:
+                if t != "postal_region":
+                    conn.execute(f'update raw."{t}" set _source_updated_at = updated_at')
+        build(settings)
+        yield settings
+    finally:
+        drop_database(pg_server, settings.warehouse_db)
+        with pg_server.connect() as conn:
+            leftover = [
+                r[0]
+                for r in conn.execute(
+                    "select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",)
+                )
+            ]
+        for role in leftover:
+            drop_role(pg_server, role)

@@ -1,0 +1,23 @@
+{#- The warehouse's "today" (one row). var('as_of_date') when given, else the latest source
+    updated_at date landed in raw. Never current_date: the same raw data builds the same marts. -#}
+{%- set tables = ['agency', 'office', 'worker', 'person', 'person_address', 'person_relationship', 'case',
+                  'case_participant', 'worker_assignment', 'referral', 'investigation', 'legal_status',
+                  'provider', 'placement', 'payment', 'contact_note'] -%}
+{%- if var('as_of_date') %}
+select cast('{{ var("as_of_date") }}' as date) as as_of_date
+{%- else %}
+with latest as (
+    {%- for t in tables %}
+    select max(_source_updated_at) as updated_at from {{ source('cpin', t) }}
+    {%- if not loop.last %} union all{% endif %}
+    {%- endfor %}
+)
+select
+    -- Empty raw: fail with a message rather than build marts "as of" nothing.
+    case
+        -- (the concatenation keeps PostgreSQL from folding the failing cast at plan time)
+        when max(updated_at) is null then cast('raw is empty: run `cww extract` first' || repeat('', count(*)::int) as date)
+        else max(updated_at)::date
+    end as as_of_date
+from latest
+{%- endif %}

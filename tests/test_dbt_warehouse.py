@@ -1,0 +1,146 @@
+"""The dbt warehouse built from hand-made raw rows (tests/test_dbt_fixture.sql), in-process, once
+per session (fixture ``dbt_hand_warehouse`` in conftest.py): marts hold the hand-worked values.
+
+Every expected number below is worked out by hand from the fixture rows (as-of 2024-06-30); the
+indicator values for fiscal year 2023-24 are derived in INDICATORS.md's terms in the comments.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cww.postgres import Server
+from cww.settings import Settings
+
+
+def rows(server: Server, settings: Settings, query: str, params: tuple = ()) -> list[tuple]:
+    with server.connect(settings.warehouse_db) as conn:
+        return list(conn.execute(query, params))
+
+
+def test_as_of_date_comes_from_the_data_not_the_clock(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    assert rows(
+        pg_server, dbt_hand_warehouse, "select as_of_date::text from intermediate.int_as_of_date"
+    ) == [("2024-06-30",)]
+
+
+def test_children_in_care_current_matches_raw_computed_independently(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    """Same children as a plain SQL over raw: open placement on the as-of date, deletions dropped."""
+    independent = rows(
+        pg_server,
+        dbt_hand_warehouse,
+        """select distinct person_id from raw.placement
+           where not _deleted and not is_deleted and start_date <= date '2024-06-30'
+             and (end_date is null or end_date > date '2024-06-30') order by 1""",
+    )
+    mart = rows(
+        pg_server, dbt_hand_warehouse, "select child_id from marts.children_in_care_current order by 1"
+    )
+    assert mart == independent == [(1001,), (1002,), (1003,), (2001,), (2002,)]
+
+
+def test_children_in_care_current_flags_and_addresses(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            pg_server,
+            dbt_hand_warehouse,
+            """select child_id, agency_code, legal_status_code, placement_type_code, address, region,
+                      worker_name, supervisor_name, last_contact_date::text, flag_no_contact_30_days,
+                      flag_no_placement_address, flag_over_capacity, flag_approaching_transition,
+                      days_in_placement
+               from marts.children_in_care_current""",
+        )
+    }
+    # 1001 and 1003 share foster home 501 (capacity 1): over capacity; 1001 seen 10 days ago.
+    assert got[1001] == (
+        "CAS-A",
+        "ESC",
+        "FOS",
+        "5 Maple Ave",
+        "East",
+        "Carl Worker",
+        "Sue Pervisor",
+        "2024-06-20",
+        False,
+        False,
+        True,
+        False,
+        1642,
+    )
+    # 1002 born 2006-10-01 is 17¾: approaching transition; last contact 2024-04-01 > 30 days.
+    assert got[1002][8:12] == (True, False, False, True)
+    # 1003 (re-entered 2024-02-01) has never been contacted.
+    assert got[1003][7] is None and got[1003][8] is True
+    # 2001 is in group home 505, which has no street or postal code on file.
+    assert got[2001][3] is None and got[2001][9] is True
+    # 2002 is on a trial home visit: the family home is the address.
+    assert got[2002][2:5] == ("THV", "1 Home St", "Toronto") and got[2002][9] is False
+
+
+def test_moves_ignore_runaway_respite_and_returns_to_the_same_provider(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    moves = rows(
+        pg_server,
+        dbt_hand_warehouse,
+        "select placement_id from marts.fct_placements where is_move order by 1",
+    )
+    # Only 2001's change from kin home 503 to group home 505; not the RUN/RES detours.
+    assert moves == [(16,)]
+
+
+def test_trial_home_visit_over_30_days_moves_the_permanency_exit(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    got = rows(
+        pg_server,
+        dbt_hand_warehouse,
+        "select exit_date::text, permanency_exit_date::text from intermediate.int_care_episodes_built"
+        " where episode_id = 3007",
+    )
+    assert got == [("2024-05-01", "2023-12-31")]  # THV from 2023-12-01 counts as 30 days
+
+
+def test_days_of_care_daily_fact_adds_up_to_placements(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    daily = rows(pg_server, dbt_hand_warehouse, "select count(*) from marts.fct_children_in_care_daily")[0][0]
+    placements = rows(
+        pg_server,
+        dbt_hand_warehouse,
+        """select sum(least(coalesce(end_date, date '2024-07-01'), date '2024-07-01') - start_date)
+           from raw.placement where not _deleted and not is_deleted""",
+    )[0][0]
+    assert daily == placements
+
+
+@pytest.mark.parametrize("deleted_id", [90, 91])
+def test_deleted_source_rows_never_reach_the_marts(
+    pg_server: Server, dbt_hand_warehouse: Settings, deleted_id: int
+) -> None:
+    assert rows(
+        pg_server,
+        dbt_hand_warehouse,
+        "select count(*) from marts.fct_placements where placement_id = %s",
+        (deleted_id,),
+    ) == [(0,)]
+
+
+def test_reporting_roles_exist_for_every_agency(pg_server: Server, dbt_hand_warehouse: Settings) -> None:
+    prefix = dbt_hand_warehouse.role_prefix
+    got = rows(
+        pg_server, dbt_hand_warehouse, "select agency_code, role_name from reporting.agency_roles order by 1"
+    )
+    assert got == [("CAS-A", f"{prefix}_agency_cas_a"), ("CAS-B", f"{prefix}_agency_cas_b")]
+    with pg_server.connect() as conn:
+        for _, role in got:
+            assert conn.execute(
+                "select rolcanlogin, rolconnlimit from pg_roles where rolname = %s", (role,)
+            ).fetchone() == (True, 20)
