@@ -54,23 +54,29 @@ def twin_cannot_links(linker) -> list[tuple[str, str]]:  # type: ignore[no-untyp
     """Pairs that look like twins: same surname (sound) and birth date, clearly different given names.
 
     A migrated duplicate keeps a recognisable given name (typo, nickname, middle name, phonetic
-    spelling); a twin does not. Such pairs are never merged, whatever their household evidence.
+    spelling); a twin does not — or is of the other sex with a merely similar name.
+    Such pairs are never merged, whatever their household evidence.
     """
     table = next(iter(linker._input_tables_dict.values())).physical_name
     sql = f"""
-        with s as (select unique_id, given_name, middle_name, given_set, given_mp, surname_mp,
+        with s as (select unique_id, given_name, middle_name, given_set, given_mp, surname_mp, sex,
                           dob_y, dob_m, dob_d from {table})
         select l.unique_id as id_l, r.unique_id as id_r
         from s l join s r
           on l.dob_y = r.dob_y and l.surname_mp = r.surname_mp and l.unique_id < r.unique_id
          and ((l.dob_m = r.dob_m and l.dob_d = r.dob_d) or (l.dob_m = r.dob_d and l.dob_d = r.dob_m))
         where l.given_name is not null and r.given_name is not null
-          and not (l.given_name = r.given_name
+          and (
+              not (l.given_name = r.given_name
                    or list_has_any(l.given_set, r.given_set)
                    or jaro_winkler_similarity(l.given_name, r.given_name) >= 0.8
                    or coalesce(l.given_mp = r.given_mp, false)
                    or coalesce(l.given_name = r.middle_name, false)
                    or coalesce(l.middle_name = r.given_name, false))
+              -- boy/girl twins with similar names (Brandon / Brandi)
+              or (l.sex <> r.sex and l.given_name <> r.given_name
+                  and not list_has_any(l.given_set, r.given_set))
+          )
     """
     rows = linker._db_api._con.execute(sql).fetchall()
     return [(str(a), str(b)) for a, b in rows]

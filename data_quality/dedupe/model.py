@@ -101,7 +101,8 @@ def comparisons() -> list[dict[str, Any]]:
         "comparison_levels": [
             _level("sex_l is null or sex_r is null", "null", is_null_level=True),
             _level("sex_l = sex_r", "exact"),
-            _level("else", "different"),
+            # Boy/girl twins make EM think true matches often differ in sex; they rarely do.
+            _level("else", "different", m_probability=0.02, fix_m_probability=True),
         ],
     }
     household = {

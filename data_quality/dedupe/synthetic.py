@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pandas as pd
 from faker import Faker
 
-from data_quality.dedupe.normalise import _nicknamer
+from data_quality.dedupe.normalise import _nicknamer, name_family
 
 NOISES = ("typo_given", "typo_surname", "nickname", "swap_dm", "no_dob", "new_surname", "moved", "no_postal")
 
@@ -68,7 +68,7 @@ def generate(
                 g = given
                 if t == 1:
                     sex = rng.choice("FM")
-                    while g == given:
+                    while g == given or set(name_family(g.lower())) & set(name_family(given.lower())):
                         g = fake.first_name_female() if sex == "F" else fake.first_name_male()
                 people.append(
                     {

@@ -1,0 +1,465 @@
+"""Duplicate persons in the warehouse: full and incremental matching, outputs dbt reads, evaluation.
+
+Tables (schema ``data_quality``, which dbt's ``int_persons_mastered`` reads through the view
+``data_quality.person_match``):
+
+* ``person_frame`` — the normalised matcher input per person, with a fingerprint of the raw
+  person + address rows it came from: the nightly run re-normalises only rows whose fingerprint
+  changed (cost ∝ change).
+* ``person_match_pairs`` — scored pairs at or above the review threshold: probability, weight,
+  which fields agreed (``given_name=nickname; birth_date=exact; …``), and why a pair may never be
+  merged (twins, recorded relationship).
+* ``master_person`` — person_id → master_person_id (the smallest person id of the cluster).
+* ``match_run`` — one row per run: full or incremental, model version, prior, counts, seconds.
+
+Nightly: new/changed persons are scored against everyone (Splink ``predict_between`` +
+``predict_within``) and only the clusters they touch are re-clustered. ``--full`` re-scores and
+re-clusters everyone (and is what the first run does).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from cww.errors import CwwError
+from cww.postgres import resolve_server
+from cww.settings import Settings
+from data_quality.dedupe.cluster import constrained_clusters
+from data_quality.dedupe.evaluate import PairwiseScore, pairwise_score
+from data_quality.dedupe.match import finish_pairs, score_and_cluster, twin_cannot_links
+from data_quality.dedupe.model import load_model, new_linker, save_model, train
+from data_quality.dedupe.normalise import FRAME_COLUMNS, person_frame
+
+SCHEMA = "data_quality"
+
+DDL = f"""
+create schema if not exists {SCHEMA};
+create table if not exists {SCHEMA}.person_frame (
+    person_id bigint primary key,
+    fingerprint text not null,
+    agency_id smallint,
+    given_name text, middle_name text, given_set text[], given_key text, given_mp text,
+    surname text, surname_tokens text[], surname_mp text,
+    birth_date text, dob_y int, dob_m int, dob_d int, sex text,
+    street text, city text, postal_code text, fsa text, postal_history text[], phone text
+);
+create table if not exists {SCHEMA}.person_match_pairs (
+    person_id_l bigint not null,
+    person_id_r bigint not null,
+    match_probability double precision not null,
+    match_weight double precision not null,
+    agreement text not null,
+    cannot_link text,
+    model_version int not null,
+    scored_at timestamptz not null default now(),
+    primary key (person_id_l, person_id_r)
+);
+create index if not exists person_match_pairs_r on {SCHEMA}.person_match_pairs (person_id_r);
+create table if not exists {SCHEMA}.master_person (
+    person_id bigint primary key,
+    master_person_id bigint not null,
+    matched_at timestamptz not null default now()
+);
+create index if not exists master_person_master on {SCHEMA}.master_person (master_person_id);
+create table if not exists {SCHEMA}.match_run (
+    run_id bigserial primary key,
+    started_at timestamptz not null default now(),
+    mode text not null,
+    model_version int not null,
+    prior double precision not null,
+    persons int not null,
+    changed int not null,
+    removed int not null,
+    pairs int not null,
+    merged_records int not null,
+    seconds double precision not null
+);
+create or replace view {SCHEMA}.person_match as
+    select person_id, master_person_id from {SCHEMA}.master_person;
+comment on table {SCHEMA}.master_person is
+    'person_id -> master_person_id (smallest person_id of the cluster), written by cww dedupe run';
+comment on table {SCHEMA}.person_match_pairs is
+    'Candidate duplicate pairs at or above the review threshold, written by cww dedupe run';
+"""
+
+# Raw person rows with their current address and postal-code history; the fingerprint covers
+# every column the matcher reads, so any change to them (or a move) re-matches the person.
+_SOURCE_SQL = """
+with addr as (
+    select person_id,
+           (array_agg(street order by end_date is not null, start_date desc, address_id desc))[1] as street,
+           (array_agg(city order by end_date is not null, start_date desc, address_id desc))[1] as city,
+           (array_agg(postal_code order by end_date is not null, start_date desc, address_id desc))[1]
+               as postal_code,
+           array_agg(distinct postal_code) filter (where postal_code is not null) as postal_history
+    from raw.person_address
+    where not _deleted and not is_deleted
+    group by person_id
+)
+select p.person_id, p.agency_id, p.given_name, p.middle_name, p.surname, p.birth_date, p.sex_code as sex,
+       p.phone, a.street, a.city, a.postal_code, a.postal_history,
+       md5(concat_ws('|', p.given_name, p.middle_name, p.surname, p.birth_date, p.sex_code, p.phone,
+                     a.street, a.city, a.postal_code, array_to_string(a.postal_history, ','))) as fingerprint
+from raw.person p
+left join addr a using (person_id)
+where not p._deleted and not p.is_deleted
+"""
+
+
+@dataclass
+class RunSummary:
+    mode: str
+    persons: int
+    changed: int
+    removed: int
+    pairs: int
+    merged_records: int
+    seconds: float
+    model_version: int
+    prior: float = 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.mode} matching with model v{self.model_version}: {self.persons:,} persons, "
+            f"{self.changed:,} new/changed, {self.removed:,} removed",
+            f"{self.pairs:,} candidate pairs for review; {self.merged_records:,} records merged into "
+            f"another master person ({self.seconds:.1f} s)",
+        ]
+
+
+def connect(settings: Settings) -> psycopg.Connection:
+    server = resolve_server(settings)
+    return psycopg.connect(server.conninfo(settings.warehouse_db), autocommit=False)
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    conn.execute(DDL)
+
+
+def _require_raw(conn: psycopg.Connection) -> None:
+    missing = [
+        t
+        for t in ("person", "person_address", "person_relationship")
+        if conn.execute("select to_regclass(%s)", (f"raw.{t}",)).fetchone()[0] is None
+    ]
+    if missing:
+        raise CwwError(
+            f"warehouse has no raw.{', raw.'.join(missing)}: nothing to match. Fix: run `cww extract` first."
+        )
+
+
+def _read_source(conn: psycopg.Connection, only_ids: list[int] | None = None) -> pd.DataFrame:
+    sql = _SOURCE_SQL + (" and p.person_id = any(%s)" if only_ids is not None else "")
+    cur = conn.execute(sql, (only_ids,) if only_ids is not None else None)
+    cols = [d.name for d in cur.description]
+    return pd.DataFrame(cur.fetchall(), columns=cols)
+
+
+def _relationships(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """Records linked by any relationship (parent, sibling, twin, kin) are different people."""
+    rows = conn.execute(
+        "select person_id, related_person_id from raw.person_relationship "
+        "where not _deleted and not is_deleted and person_id <> related_person_id"
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _frame_from_source(src: pd.DataFrame) -> pd.DataFrame:
+    records = src.rename(columns={"person_id": "record_id"})
+    frame = person_frame(records)
+    frame["fingerprint"] = src["fingerprint"].tolist()
+    frame["agency_id"] = src["agency_id"].tolist()
+    return frame
+
+
+def _copy_frame(conn: psycopg.Connection, frame: pd.DataFrame) -> None:
+    cols = ["unique_id", "fingerprint", "agency_id", *FRAME_COLUMNS[1:]]
+    target = ["person_id", "fingerprint", "agency_id", *FRAME_COLUMNS[1:]]
+    with conn.cursor().copy(f"copy {SCHEMA}.person_frame ({', '.join(target)}) from stdin") as cp:
+        for row in frame[cols].itertuples(index=False):
+            cp.write_row([None if _isna(v) else (int(v) if i == 0 else v) for i, v in enumerate(row)])
+
+
+def _isna(v: Any) -> bool:
+    return v is None or (not isinstance(v, list | tuple) and pd.isna(v))
+
+
+def _load_frame(conn: psycopg.Connection) -> pd.DataFrame:
+    cur = conn.execute(
+        f"select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])} from {SCHEMA}.person_frame"
+    )
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    for c in ("dob_y", "dob_m", "dob_d"):
+        frame[c] = pd.array(frame[c], dtype="Int32")
+    return frame[FRAME_COLUMNS]
+
+
+def _write_pairs(conn: psycopg.Connection, pairs: pd.DataFrame, version: int) -> None:
+    with conn.cursor().copy(
+        f"copy {SCHEMA}.person_match_pairs (person_id_l, person_id_r, match_probability, match_weight,"
+        " agreement, cannot_link, model_version) from stdin"
+    ) as cp:
+        for a, b, p, w, ag, cl in pairs[
+            ["id_l", "id_r", "match_probability", "match_weight", "agreement", "cannot_link"]
+        ].itertuples(index=False):
+            lo, hi = sorted((int(a), int(b)))
+            cp.write_row([lo, hi, float(p), float(w), ag, cl if isinstance(cl, str) else None, version])
+
+
+def _write_clusters(conn: psycopg.Connection, clusters: dict[str, str]) -> None:
+    with conn.cursor().copy(f"copy {SCHEMA}.master_person (person_id, master_person_id) from stdin") as cp:
+        for pid, master in clusters.items():
+            cp.write_row([int(pid), int(master)])
+
+
+def _last_prior(conn: psycopg.Connection) -> tuple[float, int] | None:
+    row = conn.execute(
+        f"select prior, model_version from {SCHEMA}.match_run where mode = 'full'"
+        " order by run_id desc limit 1"
+    ).fetchone()
+    return (float(row[0]), int(row[1])) if row else None
+
+
+def run_dedupe(settings: Settings, full: bool = False, retrain: bool = False) -> list[str]:
+    """`cww dedupe run`: incremental by default, full on demand or when nothing was matched yet."""
+    return run_matching(settings, full=full, retrain=retrain).lines()
+
+
+def run_matching(settings: Settings, full: bool = False, retrain: bool = False) -> RunSummary:
+    started = time.perf_counter()
+    with connect(settings) as conn:
+        _require_raw(conn)
+        ensure_schema(conn)
+        conn.commit()
+        model = load_model()
+        previous = _last_prior(conn)
+        if full or retrain or previous is None:
+            summary = _full(conn, model, retrain)
+        else:
+            summary = _incremental(conn, model, prior=previous[0])
+        summary.seconds = time.perf_counter() - started
+        conn.execute(
+            f"insert into {SCHEMA}.match_run (mode, model_version, prior, persons, changed, removed, pairs,"
+            " merged_records, seconds) values (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (
+                summary.mode,
+                summary.model_version,
+                summary.prior,
+                summary.persons,
+                summary.changed,
+                summary.removed,
+                summary.pairs,
+                summary.merged_records,
+                summary.seconds,
+            ),
+        )
+        conn.commit()
+    return summary
+
+
+def _merged(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        f"select count(*) from {SCHEMA}.master_person where person_id <> master_person_id"
+    ).fetchone()[0]
+
+
+def _full(conn: psycopg.Connection, model: dict[str, Any], retrain: bool) -> RunSummary:
+    src = _read_source(conn)
+    frame = _frame_from_source(src)
+    if retrain:
+        path = save_model(train(frame[FRAME_COLUMNS]), "warehouse raw.person", len(frame))
+        model = load_model(path)
+    result = (
+        score_and_cluster(frame[FRAME_COLUMNS], model, cannot_link=_relationships(conn))
+        if len(frame) > 1
+        else None
+    )
+    for table in ("person_frame", "person_match_pairs", "master_person"):
+        conn.execute(f"truncate {SCHEMA}.{table}")
+    _copy_frame(conn, frame)
+    clusters = result.clusters if result else {pid: pid for pid in frame["unique_id"]}
+    if result is not None:
+        _write_pairs(conn, result.pairs, model["version"])
+    _write_clusters(conn, clusters)
+    summary = RunSummary(
+        "full",
+        len(frame),
+        len(frame),
+        0,
+        len(result.pairs) if result else 0,
+        _merged(conn),
+        0.0,
+        model["version"],
+    )
+    summary.prior = result.prior if result else 1e-6
+    return summary
+
+
+def _incremental(conn: psycopg.Connection, model: dict[str, Any], prior: float) -> RunSummary:
+    """Re-normalise and re-score only new/changed persons; re-cluster only what they touch."""
+    fingerprints = dict(conn.execute(f"select person_id, fingerprint from ({_SOURCE_SQL}) s").fetchall())
+    stored = dict(conn.execute(f"select person_id, fingerprint from {SCHEMA}.person_frame").fetchall())
+    changed = [pid for pid, fp in fingerprints.items() if stored.get(pid) != fp]
+    removed = [pid for pid in stored if pid not in fingerprints]
+    touched = changed + removed
+    if touched:
+        conn.execute(f"delete from {SCHEMA}.person_frame where person_id = any(%s)", (touched,))
+    if changed:
+        _copy_frame(conn, _frame_from_source(_read_source(conn, changed)))
+    summary = RunSummary(
+        "incremental", len(fingerprints), len(changed), len(removed), 0, 0, 0.0, model["version"]
+    )
+    summary.prior = prior
+    if not touched:
+        summary.merged_records = _merged(conn)
+        summary.pairs = conn.execute(f"select count(*) from {SCHEMA}.person_match_pairs").fetchone()[0]
+        return summary
+    # old clusters of everything touched are re-clustered as a whole
+    old_masters = [
+        r[0]
+        for r in conn.execute(
+            f"select distinct master_person_id from {SCHEMA}.master_person where person_id = any(%s)",
+            (touched,),
+        )
+    ]
+    conn.execute(
+        f"delete from {SCHEMA}.person_match_pairs where person_id_l = any(%s) or person_id_r = any(%s)",
+        (touched, touched),
+    )
+    new_pairs = _score_changed(conn, model, prior, changed) if changed else pd.DataFrame()
+    if not new_pairs.empty:
+        _write_pairs(conn, new_pairs, model["version"])
+    region = set(
+        r[0]
+        for r in conn.execute(
+            f"select person_id from {SCHEMA}.master_person where master_person_id = any(%s)", (old_masters,)
+        )
+    )
+    region |= set(changed)
+    if not new_pairs.empty:
+        partners = {int(x) for x in pd.concat([new_pairs["id_l"], new_pairs["id_r"]])}
+        region |= set(
+            r[0]
+            for r in conn.execute(
+                f"select m2.person_id from {SCHEMA}.master_person m1 join {SCHEMA}.master_person m2 "
+                "using (master_person_id) where m1.person_id = any(%s)",
+                (list(partners),),
+            )
+        )
+        region |= partners
+    region -= set(removed)
+    region_ids = sorted(region)
+    edges = conn.execute(
+        "select person_id_l::text, person_id_r::text, match_probability, cannot_link"
+        f" from {SCHEMA}.person_match_pairs"
+        " where person_id_l = any(%s) and person_id_r = any(%s)",
+        (region_ids, region_ids),
+    ).fetchall()
+    rel = [
+        (str(a), str(b))
+        for a, b in conn.execute(
+            "select person_id, related_person_id from raw.person_relationship"
+            " where not _deleted and not is_deleted"
+            " and person_id = any(%s) and related_person_id = any(%s)",
+            (region_ids, region_ids),
+        )
+    ]
+    blocked = [(a, b) for a, b, _, cl in edges if cl]
+    clusters = constrained_clusters(
+        [str(i) for i in region_ids],
+        [(a, b, p) for a, b, p, cl in edges if not cl],
+        model["match_threshold"],
+        blocked + rel,
+    )
+    conn.execute(f"delete from {SCHEMA}.master_person where person_id = any(%s)", (region_ids + removed,))
+    _write_clusters(conn, clusters)
+    summary.pairs = conn.execute(f"select count(*) from {SCHEMA}.person_match_pairs").fetchone()[0]
+    summary.merged_records = _merged(conn)
+    return summary
+
+
+def _score_changed(
+    conn: psycopg.Connection, model: dict[str, Any], prior: float, changed: list[int]
+) -> pd.DataFrame:
+    """Score changed persons against everyone else and among themselves (Splink, saved model)."""
+    frame = _load_frame(conn)
+    ids = {str(i) for i in changed}
+    is_new = frame["unique_id"].isin(ids)
+    settings = copy.deepcopy(model["splink_settings"])
+    settings["linker_uid"] = None
+    settings["probability_two_random_records_match"] = prior
+    linker = new_linker(frame, settings)
+    db_api = linker._db_api
+    left = db_api.register(frame[is_new].reset_index(drop=True), table_name="changed_persons")
+    right = db_api.register(frame[~is_new].reset_index(drop=True), table_name="other_persons")
+    review = min(model["review_threshold"], model["match_threshold"])
+    parts = [
+        linker.inference.predict_within(
+            left, threshold_match_probability=review, warning_mode="never"
+        ).as_pandas_dataframe()
+    ]
+    if (~is_new).any():
+        parts.append(
+            linker.inference.predict_between(
+                left, right, threshold_match_probability=review, warning_mode="never"
+            ).as_pandas_dataframe()
+        )
+    pairs = (
+        pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        if any(not p.empty for p in parts)
+        else pd.DataFrame()
+    )
+    twins = [(a, b) for a, b in twin_cannot_links(linker) if a in ids or b in ids]
+    rel = [(a, b) for a, b in _relationships_for(conn, changed)]
+    return finish_pairs(pairs, model["splink_settings"], twins, rel)
+
+
+def _relationships_for(conn: psycopg.Connection, ids: list[int]) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "select person_id, related_person_id from raw.person_relationship"
+        " where not _deleted and not is_deleted"
+        " and (person_id = any(%s) or related_person_id = any(%s))",
+        (ids, ids),
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_against_truth(settings: Settings) -> PairwiseScore:
+    """Pairwise precision/recall/F1 of master_person vs the simulator's truth.person_identity.
+
+    The truth schema lives in the source database and is never granted to the pipeline: this is
+    a scoring tool for the data team, run with the server's administrative login.
+    """
+    server = resolve_server(settings)
+    with psycopg.connect(server.conninfo(settings.source_db)) as src:
+        if (
+            src.execute("select to_regclass(%s)", (f"{settings.truth_schema}.person_identity",)).fetchone()[0]
+            is None
+        ):
+            raise CwwError(
+                f"no {settings.truth_schema}.person_identity in {settings.source_db}: evaluation needs the "
+                "simulator's truth. Fix: run `cww simulate init` first."
+            )
+        truth = {
+            str(a): b
+            for a, b in src.execute(
+                f'select person_id, true_person_id from "{settings.truth_schema}".person_identity'
+            )
+        }
+    with connect(settings) as conn:
+        if conn.execute("select to_regclass(%s)", (f"{SCHEMA}.master_person",)).fetchone()[0] is None:
+            raise CwwError("no data_quality.master_person yet. Fix: run `cww dedupe run` first.")
+        clusters = {
+            str(a): b
+            for a, b in conn.execute(f"select person_id, master_person_id from {SCHEMA}.master_person")
+        }
+    return pairwise_score(clusters, truth)
