@@ -386,7 +386,7 @@ class _Run:
         attempt = log.mark_sending(
             self.conn, key, produced.file_name, produced.checksum, produced.rows, produced.size
         )
-        failpoints.hit("before-send")
+        failpoints.hit("before-send", dest.key)
         try:
             receipt = sender.send(produced.path, ctx)
         except DeliveryError as exc:
@@ -394,7 +394,7 @@ class _Run:
             status = "exhausted" if attempt >= self.d.retry.max_attempts else "failed"
             self.emit(window, agency, dest.key, status, f"attempt {attempt}: {exc}", produced)
             return
-        failpoints.hit("after-send")
+        failpoints.hit("after-send", dest.key)
         log.mark_delivered(self.conn, key, attempt, receipt)
         self.emit(window, agency, dest.key, "delivered", receipt, produced)
 
