@@ -137,9 +137,7 @@ def _is_temporal(pg_type: str) -> bool:
     return pg_type.startswith(("date", "timestamp"))
 
 
-def dataset_file(
-    spec: dict[str, Any], conn: Connection, columns: list[tuple[str, str]]
-) -> dict[str, Any]:
+def dataset_file(spec: dict[str, Any], conn: Connection, columns: list[tuple[str, str]]) -> dict[str, Any]:
     """A Superset dataset for one view on one connection; columns come from the live warehouse."""
     labels: dict[str, str] = spec.get("labels", {})
     cols: list[dict[str, Any]] = [
@@ -423,11 +421,12 @@ def render(
     files: dict[str, dict[str, Any]] = {}
     pw: dict[str, str] = {}
     out = Rendered(b"", files, pw)
-    missing_views = {
-        k for k, d in datasets.items() if (d["schema"], d["table_name"]) not in view_columns
-    }
+    missing_views = {k for k, d in datasets.items() if (d["schema"], d["table_name"]) not in view_columns}
     out.skipped.extend(
-        sorted(f"dataset {k}: view {datasets[k]['schema']}.{datasets[k]['table_name']} is absent" for k in missing_views)
+        sorted(
+            f"dataset {k}: view {datasets[k]['schema']}.{datasets[k]['table_name']} is absent"
+            for k in missing_views
+        )
     )
     for conn in connections:
         files[conn.file_name] = database_file(conn, host, port, database)

@@ -61,7 +61,8 @@ class ProvisionResult:
 
     def summary(self) -> list[str]:
         return [
-            f"{len(self.agencies)} agencies, {len(self.databases)} connections, {len(self.datasets)} datasets, "
+            f"{len(self.agencies)} agencies, {len(self.databases)} connections, "
+            f"{len(self.datasets)} datasets, "
             f"{len(self.dashboards)} dashboards, {len(self.roles)} roles, {len(self.users)} users, "
             f"{len(self.rls_rules)} RLS rules ({self.seconds:.1f} s)",
             *[f"skipped: {s}" for s in self.skipped],
@@ -196,7 +197,9 @@ def provision(settings: Settings, superset: SupersetServer, server: Server) -> P
     def database_access(conn: Connection) -> int:
         key = ("database_access", f"[{conn.name}].(id:{databases[conn.name]})")
         if key not in pv_ids:
-            raise ProvisionError(f"Superset has no permission {key[0]} on {key[1]} after import. Fix: re-run.")
+            raise ProvisionError(
+                f"Superset has no permission {key[0]} on {key[1]} after import. Fix: re-run."
+            )
         return pv_ids[key]
 
     gamma, sql_lab = roles["Gamma"], roles["sql_lab"]
@@ -210,7 +213,10 @@ def provision(settings: Settings, superset: SupersetServer, server: Server) -> P
             assert conn.agency is not None
             role = manager_role_name(conn.agency)
             rid = _ensure_role(api, role, roles)
-            api.post(f"/api/v1/security/roles/{rid}/permissions", {"permission_view_menu_ids": [database_access(conn)]})
+            api.post(
+                f"/api/v1/security/roles/{rid}/permissions",
+                {"permission_view_menu_ids": [database_access(conn)]},
+            )
             result_roles[role] = rid
             uname = manager_username(conn.agency)
             logins[uname] = user_password(uname)
@@ -223,11 +229,14 @@ def provision(settings: Settings, superset: SupersetServer, server: Server) -> P
                 t.get("rls_clause") for t in dataset_templates.values() if t.get("scope", AGENCY) == AGENCY
             }
             clauses.discard(None)
-            clause = " and ".join(sorted(c.replace("{agency_id}", str(conn.agency.agency_id)) for c in clauses))
+            clause = " and ".join(
+                sorted(c.replace("{agency_id}", str(conn.agency.agency_id)) for c in clauses)
+            )
             rule_name = f"agency {conn.agency.agency_code}"
             body = {
                 "name": rule_name,
-                "description": f"Rows of agency {conn.agency.agency_code} only (PostgreSQL RLS is the first layer).",
+                "description": f"Rows of agency {conn.agency.agency_code} only "
+                "(PostgreSQL's RLS under the agency login is the first layer).",
                 "filter_type": "Regular",
                 "tables": table_ids,
                 "roles": [rid],
@@ -241,7 +250,10 @@ def provision(settings: Settings, superset: SupersetServer, server: Server) -> P
             result_rules[rule_name] = rules[rule_name]
         elif conn.scope == ANALYST:
             rid = _ensure_role(api, ANALYST_ROLE, roles)
-            api.post(f"/api/v1/security/roles/{rid}/permissions", {"permission_view_menu_ids": [database_access(conn)]})
+            api.post(
+                f"/api/v1/security/roles/{rid}/permissions",
+                {"permission_view_menu_ids": [database_access(conn)]},
+            )
             result_roles[ANALYST_ROLE] = rid
             logins[ANALYST_USER] = user_password(ANALYST_USER)
             result_users[ANALYST_USER] = _ensure_user(

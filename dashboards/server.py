@@ -11,6 +11,7 @@ encrypted database passwords survive restarts without a secret in git.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -227,22 +228,16 @@ class SupersetServer:
         pid = self.pid()
         if pid is None:
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.2)
         if Path(f"/proc/{pid}").exists():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 
 def _required(name: str) -> str:
@@ -57,6 +59,34 @@ TALISMAN_CONFIG = {
 TALISMAN_DEV_CONFIG = TALISMAN_CONFIG
 CONTENT_SECURITY_POLICY_WARNING = False
 THEME_FONT_URL_ALLOWED_DOMAINS: list[str] = []
+
+# The published front end is compiled with an unconditional telemetry pixel
+# (an <img> pointing at an outside host). The CSP above blocks it, but the browser still *tries*,
+# and a dashboard must not even attempt an outside request. The few static files that contain the
+# pixel's address are served with it replaced by an inert ``data:`` URL (same file otherwise).
+_TELEMETRY = b"https://apachesuperset.gateway.scarf.sh/pixel/"
+_INERT = b"data:,"
+
+
+def _files_with_telemetry() -> set[str]:
+    import superset
+
+    assets = Path(superset.__file__).parent / "static" / "assets"
+    return {f"/static/assets/{p.name}" for p in assets.glob("*.js") if _TELEMETRY in p.read_bytes()}
+
+
+def FLASK_APP_MUTATOR(app: Any) -> None:  # noqa: N802 - the name Superset looks up
+    from flask import request
+
+    patched = _files_with_telemetry()
+
+    @app.after_request
+    def _strip_telemetry(response: Any) -> Any:
+        if request.path in patched and response.status_code == 200:
+            response.direct_passthrough = False
+            response.set_data(response.get_data().replace(_TELEMETRY, _INERT))
+        return response
+
 
 # --- security ------------------------------------------------------------------------------------
 # Managers never get SQL Lab; RLS in SQL Lab stays on anyway as a second belt.
