@@ -7,4 +7,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-defs = dg.Definitions.merge()
+from dagster_project.assets.reports import defs as reports_defs
+
+defs = dg.Definitions.merge(reports_defs)
