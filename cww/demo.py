@@ -15,3 +15,9 @@ def run_demo(settings: Settings) -> None:
     with step("PostgreSQL"):
         server = resolve_server(settings)
         console.print(f"  {server.display()} ({server.kind})")
+
+    with step("CSV reports (delivered to .cww/reports/<agency>/)"):
+        from reports.demo import demo_reports
+
+        for line in demo_reports(settings):
+            console.print(f"  {line}")

@@ -220,3 +220,46 @@ destinations:
     rows = read_csv(out / "PROVINCIAL" / "totals_PROVINCIAL_2026-11-01.csv")
     assert [(r["Agency"], r["Children"]) for r in rows] == [(c, "20") for c in sorted(CODES)]
     assert rows[0]["Per diem total"].endswith(".00") or "." in rows[0]["Per diem total"]
+
+
+def test_demo_step_delivers_to_the_local_folder_once(
+    warehouse: Settings, pg_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports.demo import demo_reports
+    from reports.loading import DIR_ENV
+
+    defs = tmp_path / "defs"
+    write_def(defs, "roster", synthetic.definition_yaml("roster", folder_dest(Path("{home}") / "reports")))
+    monkeypatch.setenv(DIR_ENV, str(defs))
+    first = demo_reports(warehouse)
+    assert any("3 delivered" in line for line in first), first
+    assert f"3 CSV files in {warehouse.home / 'reports'}:" in first
+    second = demo_reports(warehouse)
+    assert any("3 already-delivered" in line for line in second), second
+
+
+def test_cli_validate_names_bad_files_and_exits_2(
+    warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from reports.cli import app
+    from reports.loading import DIR_ENV
+
+    defs = tmp_path / "defs"
+    write_def(defs, "good", synthetic.definition_yaml("good", folder_dest(tmp_path)))
+    write_def(
+        defs, "no_view", synthetic.definition_yaml("no_view", folder_dest(tmp_path), view="reporting.nope")
+    )
+    monkeypatch.setenv(DIR_ENV, str(defs))
+    for key, value in (("CWW_PG_URL", warehouse.pg_url), ("CWW_WAREHOUSE_DB", warehouse.warehouse_db)):
+        monkeypatch.setenv(key, str(value))
+    from cww.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["validate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "no_view.yaml:4 view: reporting.nope does not exist" in result.output.replace("\n", "")
