@@ -148,8 +148,8 @@ def create_raw_tables(server: Server, database: str) -> list[str]:
                     conn.execute(
                         f"alter table raw.\"{t}\" alter column {col} set default '2024-06-30 10:00+00'"
                     )
-        conn.execute("drop schema cpin cascade")
-        conn.execute("drop schema truth cascade")
+        for schema in ("cpin", "truth", "sim"):  # only raw stays: the warehouse never sees the rest
+            conn.execute(f"drop schema if exists {schema} cascade")
     return tables
 
 

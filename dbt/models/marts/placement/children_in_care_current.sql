@@ -56,6 +56,7 @@ select
     w.worker_name::text as worker_name,
     w.supervisor_id::integer as supervisor_id,
     w.supervisor_name::text as supervisor_name,
+    o.office_name::text as office_name,
     lc.last_contact_on::date as last_contact_date,
     ({{ as_of_date() }} - lc.last_contact_on)::int as days_since_last_contact,
     (lc.last_contact_on is null or {{ as_of_date() }} - lc.last_contact_on > 30)::boolean as flag_no_contact_30_days,
@@ -77,3 +78,5 @@ left join {{ ref('dim_provider') }} as pv on pv.provider_id = cp.provider_id
 left join {{ ref('int_person_addresses_current') }} as ha on ha.person_id = cp.child_id
 left join {{ ref('int_case_workers_resolved') }} as w on w.case_id = cp.episode_id
 left join {{ ref('int_contacts_summarised') }} as lc on lc.child_id = cp.child_id
+left join {{ ref('stg_cpin__workers') }} as ww on ww.worker_id = w.worker_id
+left join {{ ref('stg_cpin__offices') }} as o on o.office_id = ww.office_id
