@@ -188,13 +188,15 @@ def mark_held(conn: psycopg.Connection, key: Key, reason: str) -> None:
         _history(conn, key, 0, "held", None, reason[:2000])
 
 
-def outstanding(conn: psycopg.Connection, report: str) -> list[dict]:
-    """Earlier deliveries of this report that still need a send (failed, held, or interrupted)."""
+def outstanding(conn: psycopg.Connection, report: str, max_attempts: int) -> list[dict]:
+    """Deliveries of this report that later runs should still try (held, interrupted, or failed
+    with attempts left). Exhausted ones failed their run once and wait for `cww report resend`."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "select * from reports.delivery_log where report = %s "
-            "and status in ('failed', 'sending', 'held') order by period, agency, destination",
-            (report,),
+            "and (status in ('sending', 'held') or (status = 'failed' and attempts < %s)) "
+            "order by period, agency, destination",
+            (report, max_attempts),
         )
         return cur.fetchall()
 

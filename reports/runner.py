@@ -440,7 +440,7 @@ def run_report(
             earlier = sorted(
                 {
                     r["period"]
-                    for r in log.outstanding(conn, d.name)
+                    for r in log.outstanding(conn, d.name, d.retry.max_attempts)
                     if r["period"] != window.start and (agency is None or r["agency"] == agency)
                 }
             )

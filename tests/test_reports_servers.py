@@ -470,3 +470,23 @@ def test_email_on_uncertain_hold_sends_at_most_once(
         assert log.release(conn, log.Key("roster", DAY, "CAS-OTT", "records-email"))
     sent = run_report(warehouse, load_one("roster", defs), DAY, agency="CAS-OTT", server=pg_server)
     assert [o.status for o in sent.outcomes] == ["delivered"] and len(smtp.messages) == 2
+
+
+def test_next_nights_run_retries_yesterdays_failed_send(
+    warehouse: Settings, pg_server: Server, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    defs = define(tmp_path / "defs", "roster", email_dest(smtp))
+    monday = run_report(warehouse, load_one("roster", defs), DAY, agency="CAS-OTT", server=pg_server)
+    assert [o.status for o in monday.outcomes] == ["failed"]  # SMTP down that night
+    smtp.start()
+    tuesday = run_report(
+        warehouse, load_one("roster", defs), DAY + dt.timedelta(days=1), agency="CAS-OTT", server=pg_server
+    )
+    assert [(o.period, o.status) for o in tuesday.outcomes] == [
+        ("2026-11-03", "delivered"),
+        ("2026-11-04", "delivered"),
+    ]
+    assert sorted(name for _, name, _ in smtp.attachments()) == [
+        "roster_CAS-OTT_2026-11-03.csv",
+        "roster_CAS-OTT_2026-11-04.csv",
+    ]

@@ -52,8 +52,11 @@ def _dbt_asset_keys() -> dict[str, dg.AssetKey]:
     keys: dict[str, dg.AssetKey] = {}
     for value in vars(dbt_module).values():
         if isinstance(value, dg.AssetsDefinition):
-            for key in value.keys:
-                keys.setdefault(key.path[-1], key)
+            for spec in value.specs:
+                # dagster-dbt records the node ("model.cww.rpt_placements"): match on the model name
+                # whatever key prefix or alias the translator chose; else the key's last part.
+                unique_id = str(spec.metadata.get("dagster_dbt/unique_id", ""))
+                keys.setdefault(unique_id.split(".")[-1] if unique_id else spec.key.path[-1], spec.key)
     return keys
 
 
