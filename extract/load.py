@@ -51,6 +51,9 @@ class Source(Protocol):
         where: Since | Keys | None,
         target: sql.Composable,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        binary: bool = True,
+        freeze: bool = False,
     ) -> tuple[int, int]: ...
 
 
@@ -263,9 +266,11 @@ class TableLoader:
         if raw_cols:
             self._apply_drift(src_cols, raw_cols, res)
             empty = not self._one(sql.SQL("select exists (select 1 from {})").format(self.raw))
+            have = {c.name: c.type for c in table_columns(wh, "raw", spec.name)}
+            same_types = all(have.get(c.name) == c.type for c in src_cols)
         else:
             self._create_raw(src_cols)
-            empty = True
+            empty = same_types = True
         state = wh.execute(
             "select watermark, last_key_check_at, now() from extract_meta.watermarks "
             "where table_name = %s for update",
@@ -287,8 +292,11 @@ class TableLoader:
         new_wm: dt.datetime | None
         if empty and self._key_guaranteed(src_cols):
             res.path = f"{self.source.path}-direct"
+            if raw_cols:
+                # Empty already: truncating it in this transaction lets COPY write frozen rows.
+                wh.execute(sql.SQL("truncate {}").format(self.raw))
             res.rows_read, res.bytes = self.source.copy_into(
-                wh, spec.name, columns, None, self.raw, self.progress
+                wh, spec.name, columns, None, self.raw, self.progress, binary=same_types, freeze=True
             )
             new_wm = self._max_watermark(self.raw)
             if rules:
