@@ -7,6 +7,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.assets.raw import defs as raw_defs
 from dagster_project.assets.reports import defs as reports_defs
+from dagster_project.jobs import defs as jobs_defs
+from dagster_project.resources import defs as resources_defs
+from dagster_project.schedules import defs as schedules_defs
+from dagster_project.sensors import defs as sensors_defs
 
-defs = dg.Definitions.merge(reports_defs)
+defs = dg.Definitions.merge(
+    resources_defs,
+    raw_defs,
+    jobs_defs,
+    schedules_defs,
+    sensors_defs,
+    reports_defs,
+)

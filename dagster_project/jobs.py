@@ -1,0 +1,23 @@
+"""The ``nightly`` job: raw tables and everything downstream of them, in one process.
+
+The selection grows by itself as other parts add assets downstream of the raw tables (dbt
+models, checks, dashboards). Report deliveries are partitioned by their own calendars and run in
+their own jobs, so they are left out here. ``in_process``: on 2 cores the multiprocess executor
+spends most of its time starting processes (STACK.md).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+NIGHTLY_SELECTION = dg.AssetSelection.groups("raw").downstream() - dg.AssetSelection.groups("reports")
+
+nightly_job = dg.define_asset_job(
+    name="nightly",
+    selection=NIGHTLY_SELECTION,
+    executor_def=dg.in_process_executor,
+    description="Nightly: extract the source incrementally, then build what depends on it.",
+    tags={"cww/area": "nightly"},
+)
+
+defs = dg.Definitions(jobs=[nightly_job])
