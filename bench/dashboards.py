@@ -12,22 +12,28 @@ Results go to bench/results/dashboards.md.
 
 from __future__ import annotations
 
-import argparse
-import json
-import socket
-import statistics
-import time
-import uuid
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 
-import psycopg
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# `dashboards` package it benchmarks.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from cww.postgres import drop_database, drop_role, resolve_server
-from cww.settings import get_settings
-from dashboards.provision import manager_username, provision
-from dashboards.sample_warehouse import build_sample_warehouse
-from dashboards.server import SupersetServer, SupersetSettings, user_password
+import argparse  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+import psycopg  # noqa: E402
+
+from cww.postgres import drop_database, drop_role, resolve_server  # noqa: E402
+from cww.settings import get_settings  # noqa: E402
+from dashboards.provision import manager_username, provision  # noqa: E402
+from dashboards.sample_warehouse import build_sample_warehouse  # noqa: E402
+from dashboards.server import SupersetServer, SupersetSettings, user_password  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dashboards.md"
 CHROMIUM_FLAGS = [
