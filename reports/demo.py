@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cww.postgres import resolve_server
+from cww.postgres import database_exists, resolve_server
 from cww.settings import Settings
 from reports.runner import run_many
 
@@ -13,7 +13,10 @@ def demo_reports(settings: Settings) -> list[str]:
     The shipped destinations are folders under ``$CWW_HOME/reports/<agency>/``; running the demo
     again delivers nothing twice (the delivery log says they are already there).
     """
-    batch = run_many(settings, server=resolve_server(settings))
+    server = resolve_server(settings)
+    if not database_exists(server, settings.warehouse_db):
+        return [f"skipped: warehouse {settings.warehouse_db} does not exist yet (the dbt step builds it)"]
+    batch = run_many(settings, server=server)
     lines = [r.summary() for r in batch.results]
     lines += [f"problem: {p}" for p in batch.problems]
     for r in batch.results:

@@ -424,13 +424,11 @@ def run_report(
             log.ensure_schema(conn)
         log_ready = conn.execute("select to_regclass('reports.delivery_log')").fetchone() != (None,)
         codes = agencies(conn) if "per_agency" in d.split else []
-        if agency is not None:
-            if agency != PROVINCIAL and agency not in codes:
-                raise CwwError(f"agency {agency!r} is not in {AGENCY_MAP}. Known: {', '.join(codes)}")
-            codes = [agency] if agency in codes else []
+        if agency not in (None, PROVINCIAL) and "per_agency" in d.split and agency not in codes:
+            raise CwwError(f"agency {agency!r} is not in {AGENCY_MAP}. Known: {', '.join(codes)}")
         units = d.units(codes)
-        if agency == PROVINCIAL:
-            units = [PROVINCIAL] if "provincial" in d.split else []
+        if agency is not None:
+            units = [u for u in units if u == agency]  # --agency: that file only
         held = blocking_failures(conn) if log_ready else []
         window = (
             window_for(d.schedule, day) if day else last_complete_window(d.schedule, warehouse_as_of(conn))
@@ -473,7 +471,7 @@ def run_many(
     """Run several reports; a broken definition is reported and the others still run."""
     server = server or resolve_server(settings)
     good, bad = load_all(directory)
-    problems = [str(p) for p in bad]
+    problems = [str(p) for p in bad if names is None or p.file.stem in names]
     results: list[RunResult] = []
     for loaded in good:
         if names is not None and loaded.definition.name not in names:
@@ -482,6 +480,9 @@ def run_many(
             results.append(run_report(settings, loaded, day, agency, dry_run, server, on_outcome=on_outcome))
         except CwwError as exc:
             problems.append(str(exc))
+        except psycopg.Error as exc:  # one report's database trouble must not stop the others
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(f"{loaded.file.name}: {type(exc).__name__}: {first}")
     return BatchResult(results, problems)
 
 
