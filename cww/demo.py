@@ -16,6 +16,17 @@ def run_demo(settings: Settings) -> None:
         server = resolve_server(settings)
         console.print(f"  {server.display()} ({server.kind})")
 
+    with step("Simulated source system (demo preset, seed 42)"):
+        from simulator.api import init_source
+
+        for line in init_source(settings, "demo", seed=42, force=True).lines():
+            console.print(f"  {line}")
+
+    with step("Warehouse marts (dbt build; children in care per agency)"):
+        from cww.transform import demo_step
+
+        demo_step(settings)
+
     with step("CSV reports (delivered to .cww/reports/<agency>/)"):
         from reports.demo import demo_reports
 

@@ -288,6 +288,7 @@ def children_in_care_by_agency(settings: Settings, server: Any = None) -> list[t
 def demo_step(settings: Settings) -> list[str]:
     """The `cww demo` step: build the marts, then print per agency who is in care and where."""
     run = build(settings)
+    parse(settings)  # the manifest Dagster's definitions load (dbt/target/manifest.json)
     lines = [run.summary()]
     for agency, n, types, regions in children_in_care_by_agency(settings):
         lines.append(f"{agency}: {n} children in care — by type: {types or '-'}; by region: {regions or '-'}")

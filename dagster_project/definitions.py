@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.assets.dbt import defs as dbt_defs
 from dagster_project.assets.raw import defs as raw_defs
 from dagster_project.assets.reports import defs as reports_defs
 from dagster_project.jobs import defs as jobs_defs
@@ -17,6 +18,7 @@ from dagster_project.sensors import defs as sensors_defs
 defs = dg.Definitions.merge(
     resources_defs,
     raw_defs,
+    dbt_defs,
     jobs_defs,
     schedules_defs,
     sensors_defs,

@@ -195,3 +195,14 @@ def test_indicators_fiscal_2023_match_hand_worked_values(
         assert got.get(key) == expected, key
     # Re-entry has no denominator at CAS-B: no row rather than a misleading 0 %.
     assert ("reentry_12m", "CAS-B") not in got
+
+
+def test_demo_summary_counts_children_by_placement_type_and_region(
+    pg_server: Server, dbt_hand_warehouse: Settings
+) -> None:
+    from cww.transform import children_in_care_by_agency
+
+    assert children_in_care_by_agency(dbt_hand_warehouse, pg_server) == [
+        ("CAS-A", 3, "Foster home 2, Group home 1", "East 3"),
+        ("CAS-B", 2, "Group home 1, Trial home visit 1", "Toronto 1, no address 1"),
+    ]

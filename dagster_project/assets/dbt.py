@@ -1,0 +1,89 @@
+"""dbt assets: every seed, snapshot and model of dbt/, downstream of the raw tables.
+
+Wiring only: the connection, vars and secrets come from ``cww.transform`` (the same code the CLI
+and the tests run). dbt sources ``source('cpin', <table>)`` map to the raw assets
+``["raw", <table>]``; model and source tests surface as asset checks; incremental models stay
+incremental (the nightly job runs plain ``dbt build``; history is rebuilt only on request).
+
+The manifest must exist before definitions load: ``cww dbt parse`` (setup / CI) writes it; when it
+is missing this module runs the same parse in-process once, or fails saying how to fix it.
+"""
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from cww.errors import CwwError
+from cww.transform import DBT_PROJECT_DIR, MANIFEST_PATH
+from dagster_project.resources import CwwSettingsResource
+
+
+def _manifest() -> Path:
+    if MANIFEST_PATH.exists():
+        return MANIFEST_PATH
+    from cww.transform import parse
+
+    try:
+        return parse()
+    except CwwError as exc:
+        raise CwwError(
+            f"the dbt manifest {MANIFEST_PATH} is missing and `dbt parse` failed ({exc}). "
+            "Fix: run `cww dbt parse` and correct the dbt project."
+        ) from exc
+
+
+class CwwDbtTranslator(DagsterDbtTranslator):
+    """Sources → the raw assets; groups by project folder (staging, marts, reporting …)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        area = fqn[1] if len(fqn) > 2 else dbt_resource_props["resource_type"] + "s"
+        return f"dbt_{area}"
+
+
+PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+TRANSLATOR = CwwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+
+
+@dbt_assets(manifest=_manifest(), project=PROJECT, dagster_dbt_translator=TRANSLATOR, name="cww_dbt")
+def cww_dbt(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, cww_settings: CwwSettingsResource
+) -> Iterator[Any]:
+    """`dbt build` of the selected nodes against the settings' warehouse, then role passwords."""
+    from cww.transform import _environ, dbt_env, dbt_vars, prepare_warehouse, set_role_passwords
+
+    settings = cww_settings.settings()
+    prepare_warehouse(settings)
+    args = ["build", "--vars", json.dumps(dbt_vars(settings))]
+    with _environ(dbt_env(settings)):
+        yield from dbt.cli(args, context=context).stream()
+    set_role_passwords(settings)
+
+
+defs = dg.Definitions(
+    assets=[cww_dbt],
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=PROJECT,
+            profiles_dir=str(DBT_PROJECT_DIR),
+            # The venv need not be on PATH (STACK.md): use the dbt next to this interpreter.
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        )
+    },
+)
