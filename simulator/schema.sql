@@ -276,3 +276,71 @@ create index on cpin.investigation (case_id);
 create index on cpin.legal_status (person_id);
 create index on cpin.payment (person_id);
 create index on cpin.contact_note (case_id);
+
+-- Added by the simulator (additions only; nothing above was renamed or removed) -------------------
+
+-- Watermark queries of the extractor: every table with updated_at has an index on it.
+create index on cpin.agency (updated_at);
+create index on cpin.office (updated_at);
+create index on cpin.worker (updated_at);
+create index on cpin.person (updated_at);
+create index on cpin.person_address (updated_at);
+create index on cpin.person_relationship (updated_at);
+create index on cpin."case" (updated_at);
+create index on cpin.case_participant (updated_at);
+create index on cpin.worker_assignment (updated_at);
+create index on cpin.referral (updated_at);
+create index on cpin.investigation (updated_at);
+create index on cpin.legal_status (updated_at);
+create index on cpin.provider (updated_at);
+create index on cpin.placement (updated_at);
+create index on cpin.payment (updated_at);
+create index on cpin.contact_note (updated_at);
+-- What the simulator's daily work looks up.
+create index on cpin.case_participant (person_id);
+create index on cpin.worker_assignment (case_id);
+create index on cpin.placement (provider_id);
+create index on cpin.investigation (referral_id);
+create index on cpin.payment (placement_id);
+create index on cpin."case" (parent_case_id);
+create index on cpin.person (agency_id);
+
+-- Simulator state: the clock and what is still to happen. Never granted to the pipeline.
+create schema if not exists sim;
+
+create table sim.state (
+    singleton        boolean primary key default true check (singleton),
+    preset           text not null,
+    seed             bigint not null,
+    init_as_of       date not null,                  -- the clock when the history was built
+    clock            date not null                   -- the simulated today (advance moves it)
+);
+
+create table sim.id_counter (
+    table_name       text primary key,
+    next_id          bigint not null
+);
+
+-- Operations sampled in advance (a placement that will end, a referral that will come back…),
+-- applied by `cww simulate advance` on their day.
+create table sim.pending (
+    seq              bigint primary key,
+    due_on           date not null,
+    table_name       text not null,
+    kind             text not null,                  -- I insert, U update
+    pk               jsonb not null,
+    data             jsonb not null,
+    ts               timestamptz not null,
+    agency_id        smallint not null
+);
+create index on sim.pending (due_on, seq);
+
+-- One row per simulated day applied by advance: what it did.
+create table sim.day_log (
+    day              date primary key,
+    inserted         integer not null,
+    updated          integer not null,
+    soft_deleted     integer not null,
+    hard_deleted     integer not null,
+    late_updates     integer not null
+);
