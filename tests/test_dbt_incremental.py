@@ -1,0 +1,149 @@
+"""The nightly scenario on hand-made rows: build, one more day of source changes lands in raw,
+incremental build. The incremental models must end up exactly as a full rebuild would, the as-of
+date must follow the data, and the snapshots must keep the history the source overwrote."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import create_raw_tables
+
+from cww.postgres import Server, create_database, drop_database, drop_role
+from cww.settings import Settings
+from cww.transform import build
+
+NEXT_DAY = """
+-- 2024-07-01: Ava (1001) moves from over-full foster home 501 to foster home 507, her worker
+-- visits, and Ben's (1002) temporary care order ends and extended society care starts.
+update raw.placement set end_date = '2024-07-01', end_reason_code = 'MOV',
+    updated_at = '2024-07-01 09:00+00', _source_updated_at = '2024-07-01 09:00+00', _batch_id = 2
+  where placement_id = 1;
+insert into raw.placement (placement_id, person_id, agency_id, case_id, provider_id, placement_type_code,
+    start_date, created_at, updated_at, _source_updated_at, _batch_id)
+  values (20, 1001, 1, 3001, 507, 'FOS', '2024-07-01', '2024-07-01 09:00+00', '2024-07-01 09:00+00',
+          '2024-07-01 09:00+00', 2);
+update raw.legal_status set end_date = '2024-07-01', updated_at = '2024-07-01 11:00+00',
+    _source_updated_at = '2024-07-01 11:00+00', _batch_id = 2 where legal_status_id = 2;
+insert into raw.legal_status (legal_status_id, person_id, agency_id, status_code, start_date, created_at,
+    updated_at, _source_updated_at, _batch_id)
+  values (6, 1002, 1, 'ESC', '2024-07-01', '2024-07-01 11:00+00', '2024-07-01 11:00+00',
+          '2024-07-01 11:00+00', 2);
+insert into raw.contact_note (contact_note_id, agency_id, case_id, person_id, worker_id, contact_at,
+    contact_type_code, created_at, updated_at, _source_updated_at, _batch_id)
+  values (5, 1, 3002, 1002, 101, '2024-07-01 14:00+00', 'INP', '2024-07-01 15:00+00',
+          '2024-07-01 15:00+00', '2024-07-01 15:00+00', 2);
+"""
+
+
+@pytest.fixture(scope="module")
+def nightly(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict]]:
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings().model_copy(
+        update={
+            "warehouse_db": f"cwwt_{tag}_warehouse",
+            "role_prefix": f"cwwt_{tag}",
+            "home": tmp_path_factory.mktemp("dbt_nightly") / "cww_home",
+        }
+    )
+    try:
+        create_database(pg_server, settings.warehouse_db)
+        tables = create_raw_tables(pg_server, settings.warehouse_db)
+        with pg_server.connect(settings.warehouse_db) as conn:
+            conn.execute((Path(__file__).parent / "test_dbt_fixture.sql").read_text())
+            for t in tables:
+                if t != "postal_region":
+                    conn.execute(f'update raw."{t}" set _source_updated_at = updated_at')
+        build(settings)
+        with pg_server.connect(settings.warehouse_db) as conn:
+            before = {
+                "daily_rows": conn.execute(
+                    "select count(*) from marts.fct_children_in_care_daily"
+                ).fetchone()[0],
+                "old_day": conn.execute(
+                    "select count(*) from marts.fct_children_in_care_daily where care_date = '2024-03-01'"
+                ).fetchone()[0],
+            }
+            conn.execute(NEXT_DAY)
+        incremental = build(settings)
+        before["incremental_statuses"] = dict(incremental.statuses)
+        yield settings, before
+    finally:
+        drop_database(pg_server, settings.warehouse_db)
+        with pg_server.connect() as conn:
+            roles = [
+                r[0]
+                for r in conn.execute(
+                    "select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",)
+                )
+            ]
+        for role in roles:
+            drop_role(pg_server, role)
+
+
+def q(server: Server, settings: Settings, query: str) -> list[tuple]:
+    with server.connect(settings.warehouse_db) as conn:
+        return list(conn.execute(query))
+
+
+def test_as_of_date_follows_the_new_data(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
+    settings, _ = nightly
+    assert q(pg_server, settings, "select as_of_date::text from intermediate.int_as_of_date") == [
+        ("2024-07-01",)
+    ]
+
+
+def test_incremental_daily_fact_adds_the_new_day(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
+    settings, before = nightly
+    assert q(
+        pg_server,
+        settings,
+        "select child_id, provider_id from marts.fct_children_in_care_daily"
+        " where care_date = '2024-07-01' order by 1",
+    ) == [(1001, 507), (1002, 502), (1003, 501), (2001, 505), (2002, None)]
+    after = q(pg_server, settings, "select count(*) from marts.fct_children_in_care_daily")[0][0]
+    assert after == before["daily_rows"] + 5
+    assert q(
+        pg_server,
+        settings,
+        "select count(*) from marts.fct_children_in_care_daily where care_date = '2024-03-01'",
+    ) == [(before["old_day"],)]
+
+
+def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
+    settings, _ = nightly
+    digest = "select md5(string_agg(t::text, ',' order by t::text)) from {} t"
+    tables = ("marts.fct_children_in_care_daily", "marts.fct_caseload_daily")
+    incremental = [q(pg_server, settings, digest.format(t))[0][0] for t in tables]
+    build(settings, select="fct_children_in_care_daily fct_caseload_daily", full_refresh=True)
+    full = [q(pg_server, settings, digest.format(t))[0][0] for t in tables]
+    assert incremental == full
+
+
+def test_current_marts_and_snapshots_reflect_the_day(
+    pg_server: Server, nightly: tuple[Settings, dict]
+) -> None:
+    settings, _ = nightly
+    cur = dict(
+        q(
+            pg_server,
+            settings,
+            "select child_id, provider_id::text || '/' || flag_over_capacity::text || '/'"
+            " || legal_status_code from marts.children_in_care_current",
+        )
+    )
+    assert cur[1001] == "507/false/ESC"  # moved: no longer in the over-full home
+    assert cur[1003] == "501/false/INT"  # 501 now holds one child: within capacity
+    assert cur[1002].endswith("/ESC")
+    history = q(
+        pg_server,
+        settings,
+        "select coalesce(end_date::text, 'open') from snapshots.snp_legal_statuses"
+        " where legal_status_id = 2 order by dbt_valid_to is null",
+    )
+    assert history == [("open",), ("2024-07-01",)]  # the overwritten version is kept
+    assert q(
+        pg_server, settings, "select count(*) from marts.fct_placements where is_move and child_id = 1001"
+    ) == [(1,)]
