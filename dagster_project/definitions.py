@@ -8,6 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.dbt import defs as dbt_defs
+from dagster_project.assets.quality import defs as quality_defs
 from dagster_project.assets.raw import defs as raw_defs
 from dagster_project.assets.reports import defs as reports_defs
 from dagster_project.jobs import defs as jobs_defs
@@ -23,4 +24,5 @@ defs = dg.Definitions.merge(
     schedules_defs,
     sensors_defs,
     reports_defs,
+    quality_defs,
 )

@@ -160,3 +160,19 @@ def test_full_then_incremental(warehouse, pg_server: Server) -> None:
     full = run_matching(settings, full=True)
     assert full.mode == "full"
     assert _masters(settings, pg_server) == after
+
+
+def test_dagster_asset_materialises_master_person(warehouse, pg_server: Server) -> None:
+    import dagster as dg
+
+    from dagster_project.assets.quality import person_match
+    from dagster_project.resources import RESOURCE_KEY, CwwSettingsResource
+
+    settings, df = warehouse
+    result = dg.materialize(
+        [person_match], resources={RESOURCE_KEY: CwwSettingsResource.from_settings(settings)}
+    )
+    assert result.success
+    mat = result.asset_materializations_for_node("data_quality__person_match")[0]
+    assert mat.metadata["persons"].value == len(df) and mat.metadata["mode"].value == "full"
+    assert len(_masters(settings, pg_server)) == len(df)

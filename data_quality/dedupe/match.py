@@ -16,7 +16,7 @@ import pandas as pd
 from data_quality.dedupe.cluster import constrained_clusters
 from data_quality.dedupe.model import estimate_prior, new_linker
 
-COMPARISON_NAMES = ("given_name", "surname", "birth_date", "sex", "household")
+COMPARISON_NAMES = ("given_name", "middle_name", "surname", "birth_date", "sex", "household")
 
 
 @dataclass
@@ -44,7 +44,7 @@ def _agreement(row: pd.Series, labels: dict[str, dict[int, str]]) -> str:
     parts = []
     for name in COMPARISON_NAMES:
         g = row.get(f"gamma_{name}")
-        if g is None or pd.isna(g):
+        if name not in labels or g is None or pd.isna(g):
             continue
         parts.append(f"{name}={labels[name].get(int(g), str(g))}")
     return "; ".join(parts)

@@ -47,7 +47,7 @@ def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
 
 
 def comparisons() -> list[dict[str, Any]]:
-    """The five comparisons (levels best first). Labels are what `person_match_pairs` reports."""
+    """The six comparisons (levels best first). Labels are what `person_match_pairs` reports."""
     given = {
         "output_column_name": "given_name",
         "comparison_description": "given name: exact, nickname family, middle-name swap, typo, phonetic",
@@ -65,6 +65,16 @@ def comparisons() -> list[dict[str, Any]]:
             # everything else), so it overestimates how often a true match has an unrelated given
             # name. Fixed from domain knowledge: migration noise keeps a recognisable given name.
             _level("else", "different", m_probability=0.01, fix_m_probability=True),
+        ],
+    }
+    middle = {
+        "output_column_name": "middle_name",
+        "comparison_description": "middle name (often dropped by migrations: missing is not a disagreement)",
+        "comparison_levels": [
+            _level("middle_name_l is null or middle_name_r is null", "null", is_null_level=True),
+            _level("middle_name_l = middle_name_r", "exact"),
+            _level("jaro_winkler_similarity(middle_name_l, middle_name_r) >= 0.88", "typo"),
+            _level("else", "different"),
         ],
     }
     surname = {
@@ -130,7 +140,7 @@ def comparisons() -> list[dict[str, Any]]:
             _level("else", "different"),
         ],
     }
-    return [given, surname, birth, sex, household]
+    return [given, middle, surname, birth, sex, household]
 
 
 def blocking_rules() -> list[str]:

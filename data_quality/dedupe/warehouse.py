@@ -237,11 +237,12 @@ def run_matching(settings: Settings, full: bool = False, retrain: bool = False) 
         _require_raw(conn)
         ensure_schema(conn)
         conn.commit()
-        model = load_model()
+        model = None if retrain else load_model()
         previous = _last_prior(conn)
         if full or retrain or previous is None:
             summary = _full(conn, model, retrain)
         else:
+            assert model is not None
             summary = _incremental(conn, model, prior=previous[0])
         summary.seconds = time.perf_counter() - started
         conn.execute(
@@ -269,12 +270,13 @@ def _merged(conn: psycopg.Connection) -> int:
     ).fetchone()[0]
 
 
-def _full(conn: psycopg.Connection, model: dict[str, Any], retrain: bool) -> RunSummary:
+def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool) -> RunSummary:
     src = _read_source(conn)
     frame = _frame_from_source(src)
     if retrain:
         path = save_model(train(frame[FRAME_COLUMNS]), "warehouse raw.person", len(frame))
         model = load_model(path)
+    assert model is not None
     result = (
         score_and_cluster(frame[FRAME_COLUMNS], model, cannot_link=_relationships(conn))
         if len(frame) > 1
