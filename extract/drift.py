@@ -87,7 +87,7 @@ def plan_drift(spec: TableSpec, source: list[Column], raw: list[Column]) -> Drif
         old = have.get(c.name)
         if old is None:
             plan.add.append(c)
-        elif old.type != c.type:
+        elif old.type != c.type and not can_widen(c.type, old.type):  # raw not already wide enough
             if not can_widen(old.type, c.type):
                 raise DriftError(
                     f"table {spec.name}: column {c.name!r} changed type at the source from {old.type} "

@@ -50,8 +50,9 @@ def active_rules(spec: TableSpec, source: list[Column]) -> list[RejectRule]:
 def reject_statement(spec: TableSpec, rules: list[RejectRule], target: sql.Composable) -> sql.Composable:
     """``delete`` the breaking rows from ``target`` and file them in extract_meta.rejected_rows.
 
-    Returns one statement whose result is the number of rows rejected. The first rule a row
-    breaks is its reason; the whole row (source columns only) is kept as jsonb.
+    Returns one statement whose result is the number of rows rejected in this load. The first
+    rule a row breaks is its reason; the whole row (source columns only) is kept as jsonb. An
+    identical row already on file (re-read inside the look-back window) is not filed again.
     """
     alias = "t"
     preds = [sql.SQL("coalesce(({}), false)").format(_violation(r, alias)) for r in rules]
@@ -72,10 +73,13 @@ def reject_statement(spec: TableSpec, rules: list[RejectRule], target: sql.Compo
         with gone as (delete from {target} as t where {preds} returning t.*),
         filed as (
             insert into extract_meta.rejected_rows (batch_id, table_name, key, reason, row_data)
-            select current_setting('cww.batch_id')::bigint, {table}, {key}, {reason}, {row}
-            from gone as t
+            select current_setting('cww.batch_id')::bigint, {table}, k.key, {reason}, k.row
+            from gone as t, lateral (select {key} as key, {row} as row) k
+            -- a row re-read by the look-back and still broken is not filed twice
+            where not exists (select 1 from extract_meta.rejected_rows j
+                              where j.table_name = {table} and j.key = k.key and j.row_data = k.row)
             returning 1)
-        select count(*) from filed
+        select count(*) from gone
         """
     ).format(
         target=target,
