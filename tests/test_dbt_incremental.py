@@ -147,3 +147,24 @@ def test_current_marts_and_snapshots_reflect_the_day(
     assert q(
         pg_server, settings, "select count(*) from marts.fct_placements where is_move and child_id = 1001"
     ) == [(1,)]
+
+
+def test_duplicate_matching_output_is_used_once_it_exists(
+    pg_server: Server, nightly: tuple[Settings, dict]
+) -> None:
+    """data_quality/ publishes person_match later: the same project then maps persons to masters."""
+    settings, _ = nightly
+    with pg_server.connect(settings.warehouse_db) as conn:
+        conn.execute("create schema data_quality")
+        conn.execute(
+            "create table data_quality.person_match as"
+            " select person_id, case when person_id = 1007 then 1003 else person_id end as master_person_id"
+            " from raw.person"
+        )
+    build(settings, select="int_persons_mastered+")
+    assert q(
+        pg_server,
+        settings,
+        "select child_id, master_person_id, episode_number from intermediate.int_care_episodes_built"
+        " where master_person_id = 1003 order by entry_date",
+    ) == [(1003, 1003, 1), (1007, 1003, 2), (1003, 1003, 3)]  # by entry date: 2023-05, 2023-10, 2024-02

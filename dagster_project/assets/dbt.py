@@ -44,11 +44,13 @@ def _manifest() -> Path:
 
 
 class CwwDbtTranslator(DagsterDbtTranslator):
-    """Sources → the raw assets; groups by project folder (staging, marts, reporting …)."""
+    """Sources → the raw (and data-quality) assets; groups by project folder (staging, marts …)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            # cpin is landed in raw by extract/; other sources (data_quality) keep their own name.
+            source = dbt_resource_props["source_name"]
+            return dg.AssetKey(["raw" if source == "cpin" else source, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

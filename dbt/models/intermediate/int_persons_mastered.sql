@@ -2,10 +2,13 @@
     exists (var person_match_schema.person_match_table, columns person_id, master_person_id);
     before that exists every person is their own master. Resolved at run time with
     adapter.get_relation, so the same project builds before and after matching lands. -#}
+{#- source() here records the lineage (Dagster orders the matcher before this model); whether the
+    relation exists is only asked at run time. -#}
+{%- set declared = source('data_quality', 'person_match') -%}
 {%- set match = none -%}
 {%- if execute -%}
-    {%- set match = adapter.get_relation(database=target.database, schema=var('person_match_schema'),
-                                         identifier=var('person_match_table')) -%}
+    {%- set match = adapter.get_relation(database=declared.database, schema=declared.schema,
+                                         identifier=declared.identifier) -%}
 {%- endif %}
 select
     p.person_id,
