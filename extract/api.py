@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 import psycopg
+import sqlalchemy as sa
 
 from cww.errors import CwwError
 from cww.postgres import resolve_server
@@ -22,6 +23,7 @@ from extract.connect import (
     connect_warehouse,
 )
 from extract.faults import checkpoint
+from extract.generic_source import SqlAlchemySource
 from extract.load import TableLoader
 from extract.meta import (
     acquire_lock,
@@ -48,6 +50,21 @@ class ProgressSink(Protocol):
 
 def _registry(registry: Registry | Path | str | None) -> Registry:
     return registry if isinstance(registry, Registry) else load_registry(registry)
+
+
+def _generic_engine(url: str) -> sa.Engine:
+    """An engine for a generic source, checked once so an unreachable source fails up front."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as exc:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        raise SourceUnavailableError(
+            f"cannot open the source {shown}: {_one_line(exc.orig or exc)}. Nothing was loaded and no "
+            "watermark moved. Fix: correct CWW_EXTRACT_SOURCE_URL or start that database."
+        ) from exc
+    return engine
 
 
 def _one_line(exc: BaseException) -> str:
@@ -83,8 +100,12 @@ def run_extract(
         ensure_meta(wh)
         acquire_lock(wh, options.lock_wait_seconds, settings.warehouse_db)
         checkpoint("after_lock", options)
-        src_conn = connect_source(settings, server, options)
-        source = PgSource(src_conn, schema, options)
+        source: PgSource | SqlAlchemySource
+        if options.source_url:
+            source = SqlAlchemySource(_generic_engine(options.source_url), reg.source_schema, options)
+        else:
+            src_conn = connect_source(settings, server, options)
+            source = PgSource(src_conn, schema, options)
         batch_id = start_batch(wh, [s.name for s in specs], full_refresh)
         results: list[TableResult] = []
         for spec in specs:
@@ -95,7 +116,7 @@ def run_extract(
             try:
                 result = loader.run()
             except psycopg.OperationalError as exc:
-                if src_conn.broken:
+                if src_conn is not None and src_conn.broken:
                     finish_batch(wh, batch_id, "failed", f"source lost during {spec.name}: {_one_line(exc)}")
                     raise SourceUnavailableError(
                         f"lost the source connection while extracting {spec.name}: {_one_line(exc)}. "
@@ -143,6 +164,11 @@ def reconcile(
     differences (they are accounted for, with a reason).
     """
     options = options or ExtractOptions()
+    if options.source_url:
+        raise CwwError(
+            "reconcile compares checksums inside PostgreSQL and does not support a generic "
+            "(CWW_EXTRACT_SOURCE_URL) source yet. Fix: compare counts with the source's own tools."
+        )
     reg = _registry(registry)
     specs = reg.select(tables)
     server = resolve_server(settings)

@@ -219,12 +219,22 @@ class TableLoader:
             )
         )
 
+    def _source_rejects(self) -> int:
+        """Rows the source reader itself refused (unparseable values on the generic path)."""
+        take = getattr(self.source, "take_rejected", None)
+        return int(take()) if take else 0
+
     def _max_watermark(self, rel: sql.Composable) -> dt.datetime | None:
         if self.spec.mode != "watermark" or not self.spec.watermark_column:
             return None
-        return self._one(
+        value = self._one(
             sql.SQL("select max({}) from {}").format(sql.Identifier(self.spec.watermark_column), rel)
         )
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)  # timestamp without time zone: read as UTC (session)
+        elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        return value
 
     def _temp(self, name: str, cols: list[Column]) -> sql.Composable:
         ident = sql.Identifier(name)
@@ -295,13 +305,15 @@ class TableLoader:
             if raw_cols:
                 # Empty already: truncating it in this transaction lets COPY write frozen rows.
                 wh.execute(sql.SQL("truncate {}").format(self.raw))
-            res.rows_read, res.bytes = self.source.copy_into(
+            written, res.bytes = self.source.copy_into(
                 wh, spec.name, columns, None, self.raw, self.progress, binary=same_types, freeze=True
             )
+            refused = self._source_rejects()
+            res.rows_read = written + refused
             new_wm = self._max_watermark(self.raw)
-            if rules:
-                res.rejected = int(self._one(reject_statement(spec, rules, self.raw)))
-            res.inserted = res.rows_read - res.rejected
+            ruled = int(self._one(reject_statement(spec, rules, self.raw))) if rules else 0
+            res.rejected = refused + ruled
+            res.inserted = written - ruled
             key_checked = True
         else:
             res.path = f"{self.source.path}-merge"
@@ -312,12 +324,14 @@ class TableLoader:
             res.rows_read, res.bytes = self.source.copy_into(
                 wh, spec.name, columns, where, stg, self.progress
             )
+            res.rejected = self._source_rejects()
+            res.rows_read += res.rejected
             new_wm = self._max_watermark(stg)
             key_checked = full_read
             if full_read and not empty:
                 res.deleted = self._mark_hard_deletes(stg)
             if rules:
-                res.rejected = int(self._one(reject_statement(spec, rules, stg)))
+                res.rejected += int(self._one(reject_statement(spec, rules, stg)))
             res.soft_deleted = self._soft_deletes(stg, columns)
             res.inserted, res.updated = self._merge(stg, columns)
             every = spec.hard_delete_every
@@ -403,7 +417,9 @@ class TableLoader:
             chunk = [tuple(r) for r in missing[i : i + GAP_CHUNK]]
             self.wh.execute(sql.SQL("truncate {}").format(stg))
             n, b = self.source.copy_into(self.wh, spec.name, columns, Keys(spec.key, types, chunk), stg)
-            res.rows_read += n
+            refused = self._source_rejects()
+            res.rejected += refused
+            res.rows_read += n + refused
             res.bytes += b
             if rules:
                 res.rejected += int(self._one(reject_statement(spec, rules, stg)))

@@ -17,6 +17,9 @@ class ExtractOptions(BaseSettings):
     # The source's server when it is not the warehouse's (``postgresql://host:port``, no database,
     # no password: the reader role's password comes from CWW_SOURCE_READER_PASSWORD).
     source_pg_url: str | None = None
+    # A SQLAlchemy URL for a source that is not PostgreSQL (e.g. sqlite:///legacy.db): read
+    # through the generic path (server-side cursor, batches) instead of the COPY fast path.
+    source_url: str | None = None
     # How long a second run waits for the warehouse lock before giving up cleanly.
     lock_wait_seconds: float = 0.0
     # Connecting to the source: attempts and first back-off (doubles each time).
