@@ -22,6 +22,12 @@ def run_demo(settings: Settings) -> None:
         for line in init_source(settings, "demo", seed=42, force=True).lines():
             console.print(f"  {line}")
 
+    with step("Extract into the warehouse (full, +1 simulated day, incremental, reconcile)"):
+        from extract.demo import demo_step as extract_demo
+
+        for line in extract_demo(settings):
+            console.print(f"  {line}")
+
     with step("Warehouse marts (dbt build; children in care per agency)"):
         from cww.transform import demo_step
 

@@ -339,8 +339,8 @@ class TableLoader:
             if not full_read and (due or self.full_refresh):
                 self._key_check(src_cols, columns, stg, rules, res)
                 key_checked = True
-        if old_wm is not None and (new_wm is None or new_wm < old_wm):
-            new_wm = old_wm
+        if not full_read and old_wm is not None and (new_wm is None or new_wm < old_wm):
+            new_wm = old_wm  # incremental reads never move it backwards; a full read is the truth
         res.watermark_to = new_wm
         res.key_check = key_checked
         wh.execute(
