@@ -1,0 +1,179 @@
+"""dbt warehouse benchmark: full build, nightly incremental build, and one agency's "where are my
+kids" query under row-level security.
+
+    .venv/bin/python bench/dbt.py [--preset provincial] [--seed 42] [--as-of 2025-06-30] [--reuse] [--keep]
+
+Steps (throwaway databases cwwbench_dbt_source / cwwbench_dbt_warehouse, roles cwwbench_dbt_*):
+simulate the preset → extract → full `dbt build` (timed, in-process) → advance the source one day →
+extract → incremental `dbt build` (timed) → as the largest agency's login, run
+`select * from reporting.children_in_care_current` 50 times (median, p95) and record the plan.
+Targets (issue 4): full build ≤ 15 min at provincial scale; incremental ≤ 20 % of full; the
+agency query ≤ 50 ms median. Results go to bench/results/dbt.md; databases are dropped unless
+--keep (--reuse keeps an existing simulated source and skips the simulation).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder would come first on sys.path and shadow real packages.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import psycopg  # noqa: E402
+
+from cww.console import console  # noqa: E402
+from cww.postgres import database_exists, drop_database, drop_role, resolve_server  # noqa: E402
+from cww.security import agency_role, role_password  # noqa: E402
+from cww.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+RESULTS = PROJECT_ROOT / "bench" / "results" / "dbt.md"
+QUERY = "select * from reporting.children_in_care_current"
+
+
+def timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    console.print(f"[bold]{label}[/] …")
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    console.print(f"  {label}: {seconds:.1f} s")
+    return out, seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="provincial")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--as-of", default="2025-06-30")
+    ap.add_argument("--reuse", action="store_true", help="keep an existing simulated source")
+    ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = ap.parse_args()
+
+    from cww.transform import build
+    from extract.api import run_extract
+    from simulator.api import advance, init_source
+
+    settings = Settings().model_copy(
+        update={
+            "source_db": "cwwbench_dbt_source",
+            "warehouse_db": "cwwbench_dbt_warehouse",
+            "source_reader_role": "cwwbench_dbt_reader",
+            "role_prefix": "cwwbench_dbt",
+            "home": PROJECT_ROOT / "bench" / "scratch" / "dbt",
+        }
+    )
+    server = resolve_server(settings)
+    rows: list[tuple[str, str]] = []
+    try:
+        if not (args.reuse and database_exists(server, settings.source_db)):
+            as_of = dt.date.fromisoformat(args.as_of)
+            _, sim_s = timed(
+                "simulate", init_source, settings, args.preset, args.seed, force=True, as_of=as_of
+            )
+            rows.append(("simulate (not a dbt target)", f"{sim_s:.0f} s"))
+            drop_database(server, settings.warehouse_db)
+        _, ext_s = timed("extract (full)", run_extract, settings)
+        rows.append(("extract, first load (not a dbt target)", f"{ext_s:.0f} s"))
+
+        full, full_s = timed("dbt build (full)", build, settings, full_refresh=True)
+        _, adv_s = timed("advance 1 day", advance, settings, 1)
+        _, ext2_s = timed("extract (incremental)", run_extract, settings)
+        incr, incr_s = timed("dbt build (nightly incremental)", build, settings)
+
+        with server.connect(settings.warehouse_db) as conn:
+            counts = dict(
+                conn.execute(
+                    "select 'raw.contact_note', count(*) from raw.contact_note union all"
+                    " select 'raw.placement', count(*) from raw.placement union all"
+                    " select 'marts.fct_children_in_care_daily', count(*)"
+                    " from marts.fct_children_in_care_daily"
+                    " union all select 'marts.fct_caseload_daily', count(*) from marts.fct_caseload_daily"
+                    " union all select 'marts.children_in_care_current', count(*)"
+                    " from marts.children_in_care_current"
+                ).fetchall()
+            )
+            code, n_agency = conn.execute(
+                "select agency_code, count(*) from marts.children_in_care_current"
+                " group by 1 order by 2 desc limit 1"
+            ).fetchone()
+        role = agency_role(code, settings.role_prefix)
+        with psycopg.connect(
+            server.conninfo(settings.warehouse_db, user=role, password=role_password(role))
+        ) as c:
+            for _ in range(5):
+                c.execute(QUERY).fetchall()  # warm the cache and the plan
+            times = []
+            for _ in range(50):
+                t = time.perf_counter()
+                got = c.execute(QUERY).fetchall()
+                times.append((time.perf_counter() - t) * 1000)
+            plan = "\n".join(r[0] for r in c.execute("explain (analyze, buffers) " + QUERY))
+        assert len(got) == n_agency, (len(got), n_agency)
+        median, p95 = statistics.median(times), sorted(times)[int(len(times) * 0.95) - 1]
+
+        ratio = incr_s / full_s
+        slow = sorted(full.timings.items(), key=lambda kv: -kv[1])[:12]
+        slow_incr = sorted(incr.timings.items(), key=lambda kv: -kv[1])[:8]
+        lines = [
+            "# dbt warehouse benchmark",
+            "",
+            f"Run {dt.datetime.now():%Y-%m-%d %H:%M} on {platform.node()} ({os.cpu_count()} cores, "
+            "shared with other engineers' work), PostgreSQL 15 on 127.0.0.1. "
+            f"`bench/dbt.py --preset {args.preset} --seed {args.seed} --as-of {args.as_of}`; dbt in-process "
+            "(dbtRunner), 2 threads.",
+            "",
+            "| measurement | result | target | met |",
+            "|---|---:|---|---|",
+            *[f"| {k} | {v} | | |" for k, v in rows],
+            f"| full `dbt build` (seeds, snapshots, models, all tests, --full-refresh) | {full_s:.0f} s "
+            f"({full.summary()}) | ≤ 15 min | {'yes' if full_s <= 900 else 'NO'} |",
+            f"| advance one simulated day + incremental extract (not dbt targets) | {adv_s:.0f} s + "
+            f"{ext2_s:.0f} s | | |",
+            f"| nightly incremental `dbt build` after one day | {incr_s:.0f} s = {ratio:.0%} of full "
+            f"| ≤ 20 % | {'yes' if ratio <= 0.20 else 'NO'} |",
+            f"| `{QUERY}` as `{role}` ({n_agency} rows, RLS on) | median {median:.1f} ms, p95 {p95:.1f} ms "
+            f"| ≤ 50 ms median | {'yes' if median <= 50 else 'NO'} |",
+            "",
+            "Sizes: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ".",
+            "",
+            "Slowest nodes of the full build (seconds):",
+            "",
+            *[f"- {v:.1f} {k}" for k, v in slow],
+            "",
+            "Slowest nodes of the incremental build (seconds):",
+            "",
+            *[f"- {v:.1f} {k}" for k, v in slow_incr],
+            "",
+            "Plan of the agency query (as the agency's login; the policy's `current_agency_ids()` is",
+            "evaluated once and the agency_id index does the filtering):",
+            "",
+            "```",
+            plan,
+            "```",
+        ]
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text("\n".join(lines) + "\n")
+        console.print("\n".join(lines))
+    finally:
+        if not args.keep:
+            drop_database(server, settings.warehouse_db)
+            drop_database(server, settings.source_db)
+            drop_role(server, settings.source_reader_role)
+            with server.connect() as conn:
+                roles = [
+                    r[0]
+                    for r in conn.execute("select rolname from pg_roles where rolname like 'cwwbench_dbt_%'")
+                ]
+            for r in roles:
+                drop_role(server, r)
+
+
+if __name__ == "__main__":
+    main()
