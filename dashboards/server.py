@@ -53,6 +53,8 @@ class SupersetSettings(BaseSettings):
     admin_password: str | None = None
     workers: int = 2
     threads: int = 4
+    # Caseload standard (open cases per worker) the Caseload dashboard measures against.
+    caseload_standard: int = 20
 
 
 def user_password(username: str) -> str:
