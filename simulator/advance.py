@@ -337,30 +337,37 @@ class Day:
             )
             self.stats["late_updates"] += cur.rowcount
             self.stats["updated"] += cur.rowcount
-        # Soft deletes: notes and payment requests entered in error (recent rows).
-        for table, extra in (("cpin.contact_note", ""), ("cpin.payment", " and status_code = 'REQ'")):
-            ids = self._random_ids(table, model.poisson(rng, 0.6 * scale), recent=3000)
+        # Soft deletes and (rarer) hard deletes of recent rows entered in error: contact notes and
+        # payment requests, which nothing else references.
+        for table, cond in (("cpin.contact_note", "true"), ("cpin.payment", "status_code = 'REQ'")):
             schema, name = split(table)
             pk = COLUMNS[table][0]
-            if ids:
-                cur = self.conn.execute(
+            candidates = [
+                r[0]
+                for r in self.conn.execute(
                     sql.SQL(
-                        "update {} set is_deleted = true, updated_at = %s where {} = any(%s) "
-                        "and not is_deleted" + extra
-                    ).format(sql.Identifier(schema, name), sql.Identifier(pk)),
-                    (tsstr(now), ids),
+                        "select {pk} from {t} where not is_deleted and "
+                        + cond
+                        + " order by {pk} desc limit 500"
+                    ).format(pk=sql.Identifier(pk), t=sql.Identifier(schema, name))
                 )
-                self.stats["soft_deleted"] += cur.rowcount
-        # Rare hard deletes of rows nothing depends on.
-        for table, extra in (("cpin.contact_note", ""), ("cpin.payment", " and status_code = 'REQ'")):
-            ids = self._random_ids(table, model.poisson(rng, 0.3 * scale), recent=3000)
-            schema, name = split(table)
-            pk = COLUMNS[table][0]
-            if ids:
+            ]
+            n_soft = min(len(candidates), model.poisson(rng, 0.6 * scale))
+            n_hard = min(len(candidates) - n_soft, model.poisson(rng, 0.4 * scale))
+            chosen = rng.sample(candidates, n_soft + n_hard)
+            if n_soft:
                 cur = self.conn.execute(
-                    sql.SQL("delete from {} where {} = any(%s)" + extra).format(
+                    sql.SQL("update {} set is_deleted = true, updated_at = %s where {} = any(%s)").format(
                         sql.Identifier(schema, name), sql.Identifier(pk)
                     ),
-                    (ids,),
+                    (tsstr(now), chosen[:n_soft]),
+                )
+                self.stats["soft_deleted"] += cur.rowcount
+            if n_hard:
+                cur = self.conn.execute(
+                    sql.SQL("delete from {} where {} = any(%s)").format(
+                        sql.Identifier(schema, name), sql.Identifier(pk)
+                    ),
+                    (chosen[n_soft:],),
                 )
                 self.stats["hard_deleted"] += cur.rowcount

@@ -22,7 +22,7 @@ from simulator.family import FamilyLife
 from simulator.geography import postal_regions
 from simulator.ops import Emitter, Folded, Op, fold
 from simulator.tables import COLUMNS, NO_TIMESTAMPS
-from simulator.world import PRE_HISTORY_FULL_DAYS, World
+from simulator.world import PRE_HISTORY_FULL_DAYS, STOCK_RATE_FACTOR, World
 
 PENDING_TABLE = "sim.pending"
 PENDING_COLUMNS = ("seq", "due_on", "table_name", "kind", "pk", "data", "ts", "agency_id")
@@ -33,11 +33,13 @@ def family_seed(seed: int, agency: int, serial: int, tag: int = 0) -> int:
     return ((seed * 1_000_003 + tag) * 1_009 + agency) * 10_000_019 + serial
 
 
-def arrivals(world: World, start: int, end: int) -> list[tuple[int, int, int]]:
+def arrivals(world: World, start: int, end: int, stock_until: int) -> list[tuple[int, int, int]]:
     """(day, agency, serial) of new families from `start` to `end` inclusive, in time order."""
     out: list[tuple[int, int, int]] = []
     days = np.arange(start, end + 1)
-    season = np.array([model.arrival_rate(int(d)) for d in days])
+    season = np.array(
+        [model.arrival_rate(int(d)) * (STOCK_RATE_FACTOR if d < stock_until else 1.0) for d in days]
+    )
     for a in world.agencies.values():
         rng = np.random.Generator(np.random.PCG64([world.seed, a.id, 17]))
         counts = rng.poisson(a.families_per_day * season)
@@ -116,7 +118,7 @@ def generate(world: World, sink: CopySink, on_progress: Callable[[int, int], Non
     for r in postal_regions():
         sink.write("cpin.postal_region", r)
     stock_until = world.hist_start - PRE_HISTORY_FULL_DAYS
-    arr = arrivals(world, world.first_day, world.now)
+    arr = arrivals(world, world.first_day, world.now, stock_until)
     total = len(arr)
     kept = 0
     last = time.perf_counter()

@@ -19,7 +19,7 @@ from simulator.clock import DAY, add_years, dstr, month_start, next_month_start,
 from simulator.model import pick_weighted, poisson, work_ts
 from simulator.names import COMMUNITIES, NOTE_TEMPLATES, nicknames_of, typo
 from simulator.ops import Emitter
-from simulator.world import World, random_address, random_phone
+from simulator.world import PRE_HISTORY_FULL_DAYS, World, random_address, random_phone
 
 RECURRENCE_HORIZON_DAYS = 730  # future referrals are pre-sampled at most this far past the clock
 
@@ -322,7 +322,7 @@ class FamilyLife:
             day = nxt
         self._finish_case()
         if stock_only:
-            return self.last_close >= w.hist_start - 365
+            return self.last_close >= w.hist_start - PRE_HISTORY_FULL_DAYS
         return True
 
     def _transitions(self, day: int) -> None:

@@ -29,9 +29,9 @@ REFERRAL_SOURCES = (
 ALLEGATIONS = (("NEG", 0.3), ("DV", 0.2), ("PHY", 0.18), ("EMO", 0.12), ("CCP", 0.15), ("SEX", 0.05))
 SCREENING = (("SI", 0.8), ("SO", 0.15), ("CL", 0.05))
 OUTCOMES = (("VER", 0.3), ("NVER", 0.55), ("INC", 0.15))
-RECURRENT_OUTCOMES = (("VER", 0.42), ("NVER", 0.45), ("INC", 0.13))
+RECURRENT_OUTCOMES = (("VER", 0.5), ("NVER", 0.38), ("INC", 0.12))
 ONGOING_P = {"VER": 0.45, "INC": 0.15, "NVER": 0.05}
-ADMIT_P = {"VER": 0.15, "INC": 0.05, "NVER": 0.01}
+ADMIT_P = {"VER": 0.155, "INC": 0.052, "NVER": 0.01}
 ADMIT_P_MAX = max(ADMIT_P.values())
 RECUR_P = 0.45  # a family is referred again at some point…
 RECUR_MEAN_DAYS = 240  # …after an exponential wait with this mean
@@ -57,24 +57,24 @@ RUNAWAY_P = 0.25  # teens, per episode
 RESPITE_P = 0.12
 CUSTOMARY_P = 0.35  # First Nations children served by an Indigenous society
 PLACEMENT_MIX = {
-    "young": (("FOS", 0.74), ("KIN", 0.19), ("GH", 0.03), ("OPR", 0.02), ("HOS", 0.01), ("MHC", 0.01)),
+    "young": (("FOS", 0.69), ("KIN", 0.19), ("GH", 0.045), ("OPR", 0.03), ("HOS", 0.025), ("MHC", 0.02)),
     "teen": (
-        ("FOS", 0.5),
-        ("KIN", 0.14),
-        ("GH", 0.17),
-        ("OPR", 0.09),
-        ("MHC", 0.03),
-        ("HOS", 0.03),
-        ("YJ", 0.04),
+        ("FOS", 0.4),
+        ("KIN", 0.11),
+        ("GH", 0.21),
+        ("OPR", 0.12),
+        ("MHC", 0.05),
+        ("HOS", 0.04),
+        ("YJ", 0.07),
     ),
     "older": (
-        ("FOS", 0.36),
-        ("KIN", 0.12),
-        ("GH", 0.17),
-        ("OPR", 0.08),
-        ("IL", 0.19),
-        ("YJ", 0.04),
-        ("MHC", 0.02),
+        ("FOS", 0.27),
+        ("KIN", 0.09),
+        ("GH", 0.19),
+        ("OPR", 0.1),
+        ("IL", 0.23),
+        ("YJ", 0.07),
+        ("MHC", 0.03),
         ("HOS", 0.02),
     ),
 }

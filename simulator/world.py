@@ -20,8 +20,15 @@ from simulator.ops import Emitter
 from simulator.presets import Preset
 from simulator.tables import ID_TABLES
 
-PRE_HISTORY_FULL_DAYS = 365  # legacy history migrated in full before the shared system started
-PRE_HISTORY_STOCK_DAYS = 6 * 365  # older families kept only when they still have a child in care
+PRE_HISTORY_FULL_DAYS = 730  # legacy history migrated in full before the shared system started
+# Older families are kept only when a child of theirs is still in care when the full history begins:
+# long enough for a baby admitted then to be in extended society care until 18 (the stock of children
+# in care at the start of the history would otherwise be too small and grow through the history).
+PRE_HISTORY_STOCK_DAYS = 11 * 365
+# Older families are sampled only when their first referral can lead to an admission (the rest are
+# skipped unseen, which is what keeps the warm-up cheap); this factor makes up for the admissions
+# that would have happened at their later referrals.
+STOCK_RATE_FACTOR = 1.6
 
 
 class Ids:

@@ -455,3 +455,26 @@ def test_init_without_force_refuses_an_existing_source(built: dict[str, Any], pg
     with pytest.raises(CwwError, match="--force"):
         init_source(s, "tiny", SEED, as_of=AS_OF)
     assert q(pg_server, s.source_db, "select count(*) from sim.state") == [(1,)]
+
+
+def test_cli_status_and_refusal(built: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cww.cli import app
+    from cww.settings import get_settings
+
+    s = built["a"]
+    monkeypatch.setenv("CWW_SOURCE_DB", s.source_db)
+    monkeypatch.setenv("CWW_SOURCE_READER_ROLE", s.source_reader_role)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        res = runner.invoke(app, ["simulate", "status"])
+        assert res.exit_code == 0, res.output
+        assert "clock 2025-06-30" in res.output and "cpin.contact_note" in res.output
+        res = runner.invoke(
+            app, ["simulate", "init", "--preset", "tiny", "--seed", "7", "--as-of", "2025-06-30"]
+        )
+        assert res.exit_code != 0 and isinstance(res.exception, CwwError)
+    finally:
+        get_settings.cache_clear()
