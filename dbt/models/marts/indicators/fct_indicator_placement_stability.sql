@@ -11,6 +11,18 @@ with cohort as (
             {{ as_of_date() }} + 1
         ) as counted_until
     from {{ ref('int_entry_cohorts_selected') }} as c
+),
+
+moves as (
+    -- A join and a count, not a correlated subquery per child (no index on the placements).
+    -- (an episode is in one cohort only: the fiscal year of its entry)
+    select c.episode_id, count(*) as moves
+    from cohort as c
+    inner join {{ ref('int_placements_sequenced') }} as p on p.episode_id = c.episode_id
+    where p.is_move
+      and p.start_date >= c.entry_date
+      and p.start_date < c.counted_until
+    group by c.episode_id
 )
 
 select
@@ -22,12 +34,6 @@ select
     c.entry_date,
     c.counted_until,
     greatest(c.counted_until - c.entry_date, 0) as days_in_care,
-    (
-        select count(*)
-        from {{ ref('int_placements_sequenced') }} as p
-        where p.episode_id = c.episode_id
-          and p.is_move
-          and p.start_date >= c.entry_date
-          and p.start_date < c.counted_until
-    )::int as moves
+    coalesce(m.moves, 0)::int as moves
 from cohort as c
+left join moves as m on m.episode_id = c.episode_id

@@ -32,18 +32,32 @@ closures as (
     where i.ongoing_services = false
       and i.closed_on <= {{ as_of_date() }}
     order by fy.fiscal_year, i.case_id, i.closed_on, i.investigation_id
+),
+
+-- Two equi-joins (same case; same caregiver) instead of one OR'd correlated EXISTS, so each is a
+-- hash join: at provincial scale the OR form is quadratic.
+recurrences as (
+    select c.fiscal_year, c.family_case_id
+    from closures as c
+    inner join investigations as n on n.case_id = c.family_case_id
+    where n.investigation_id <> c.investigation_id
+      and n.opened_on > c.closed_on
+      and n.opened_on < (c.closed_on + interval '12 months')::date
+      and n.opened_on <= {{ as_of_date() }}
+      and n.outcome_code = 'VER'
+    union
+    select c.fiscal_year, c.family_case_id
+    from closures as c
+    inner join investigations as n on n.caregiver_master_id = c.caregiver_master_id
+    where n.investigation_id <> c.investigation_id
+      and n.opened_on > c.closed_on
+      and n.opened_on < (c.closed_on + interval '12 months')::date
+      and n.opened_on <= {{ as_of_date() }}
+      and n.outcome_code = 'VER'
 )
 
 select
     c.*,
-    exists (
-        select 1
-        from investigations as n
-        where (n.case_id = c.family_case_id or n.caregiver_master_id = c.caregiver_master_id)
-          and n.investigation_id <> c.investigation_id
-          and n.opened_on > c.closed_on
-          and n.opened_on < (c.closed_on + interval '12 months')::date
-          and n.opened_on <= {{ as_of_date() }}
-          and n.outcome_code = 'VER'
-    ) as recurred
+    r.family_case_id is not null as recurred
 from closures as c
+left join recurrences as r on r.fiscal_year = c.fiscal_year and r.family_case_id = c.family_case_id
