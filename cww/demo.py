@@ -38,3 +38,9 @@ def run_demo(settings: Settings) -> None:
 
         for line in demo_reports(settings):
             console.print(f"  {line}")
+
+    with step("Dashboards (Superset: offered; CWW_DEMO_DASHBOARDS=1 starts it)"):
+        from dashboards.demo import demo_step as dashboards_demo
+
+        for line in dashboards_demo(settings):
+            console.print(f"  {line}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.assets.dashboards import defs as dashboards_defs
 from dagster_project.assets.dbt import defs as dbt_defs
 from dagster_project.assets.quality import defs as quality_defs
 from dagster_project.assets.raw import defs as raw_defs
@@ -25,4 +26,5 @@ defs = dg.Definitions.merge(
     sensors_defs,
     reports_defs,
     quality_defs,
+    dashboards_defs,
 )

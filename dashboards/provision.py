@@ -143,7 +143,11 @@ def read_dataset_shapes(
                 cur = conn.execute(
                     psycopg.sql.SQL("select * from ({}) as q limit 0").format(psycopg.sql.SQL(query))
                 )
-            except psycopg.errors.UndefinedTable as exc:
+            except (
+                psycopg.errors.UndefinedTable,
+                psycopg.errors.UndefinedColumn,
+                psycopg.errors.InvalidSchemaName,
+            ) as exc:  # not built yet, or built by another version: absent, said on the dashboard
                 out[key] = DatasetShape(absent=str(exc).splitlines()[0])
                 continue
             except psycopg.Error as exc:
