@@ -27,6 +27,49 @@ def _print(lines: list[str]) -> None:
         console.print(f"  {line}")
 
 
+@dq_app.command("run")
+def dq_run_cmd(
+    suite: list[str] = typer.Option(None, "--suite", "-s", help="Suite name, e.g. raw.payment (repeatable)."),
+    layer: str = typer.Option(None, "--layer", help="Only the 'raw' or the 'marts' suites."),
+    no_holdback: bool = typer.Option(
+        False, "--no-holdback", help="Do not record the night for report hold-back."
+    ),
+    every: bool = typer.Option(False, "--all", help="List every expectation, not only the failed ones."),
+) -> None:
+    """Validate the warehouse (raw + marts suites), store results in dq, publish Data Docs.
+
+    Exits 1 when a blocking expectation failed (warnings alone exit 0).
+    """
+    from data_quality.expectations.report import print_run
+    from data_quality.expectations.runner import run_dq, select_suites
+
+    with console.status("validating the warehouse (Great Expectations)…"):
+        run = run_dq(get_settings(), select_suites(suite, layer), record_holdback=not no_holdback)
+    print_run(run, every_expectation=every)
+    if not run.passed:
+        raise typer.Exit(1)
+
+
+@dq_app.command("docs")
+def dq_docs_cmd() -> None:
+    """Print the path of the Data Docs site (static HTML; open index.html in a browser)."""
+    from data_quality.expectations.runner import docs_dir
+
+    index = docs_dir(get_settings()) / "index.html"
+    if not index.exists():
+        console.print(f"  no Data Docs yet at {index}: run `cww dq run` first")
+        raise typer.Exit(1)
+    print(index)
+
+
+@dq_app.command("suites")
+def dq_suites_cmd() -> None:
+    """List the suites and their expectations (blocking or warning), without a database."""
+    from data_quality.expectations.report import print_suites
+
+    print_suites()
+
+
 @dedupe_app.command("file")
 def dedupe_file_cmd(
     input_csv: Path = typer.Argument(..., help="CSV of person records (see README for columns)."),
@@ -60,3 +103,38 @@ def dedupe_evaluate_cmd() -> None:
     from data_quality.dedupe.warehouse import evaluate_against_truth
 
     _print(evaluate_against_truth(get_settings()).lines())
+
+
+@app.command("search")
+def search_cmd(
+    query: str | None = typer.Argument(
+        None, help='Free text, e.g. "Smith, Jonathan b. 03/12/2014 Thunder Bay".'
+    ),
+    max_results: int = typer.Option(10, "--max", "-n", help="How many master persons to show (1–100)."),
+    agency: str | None = typer.Option(
+        None, "--agency", help="Search as this agency's own login (e.g. CAS-OTT)."
+    ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Rebuild the search tables first (after dedupe + dbt)."
+    ),
+) -> None:
+    """Find a person across agencies: ranked master persons and their history (reporting.search_person)."""
+    import sys
+
+    from rich.console import Console
+
+    from data_quality.search import refresh_search, search_persons
+    from data_quality.search.query import hits_table
+
+    settings = get_settings()
+    if refresh:
+        _print(refresh_search(settings).lines())
+    if query is None:
+        if not refresh:
+            raise typer.BadParameter("give a query, e.g. cww search 'jon smyth 2014-03' (or --refresh)")
+        return
+    hits = search_persons(settings, query, max_results, agency)
+    if not hits:
+        console.print(f"no person matches {query!r}")
+        return
+    Console(width=None if sys.stdout.isatty() else 160).print(hits_table(query, hits))

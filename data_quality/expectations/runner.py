@@ -1,0 +1,358 @@
+"""Validate the warehouse with the suites, store the results in ``dq``, publish Data Docs.
+
+One call = one run: build tonight's suites (volume bounds from the ``dq`` baselines, dates from
+the as-of date), add-or-update them in a Great Expectations context that reads the warehouse,
+validate them in one checkpoint (which also renders the Data Docs into ``<home>/data_docs``),
+store every result, and record each suite's blocking status through the reports hold-back hook
+so a bad night's CSV deliveries wait.
+
+Great Expectations is imported inside functions (7–11 s); the context is ephemeral (nothing on
+disk but the docs folder we name) and cached per process and warehouse, so Dagster running one
+check step per suite pays for it once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cww.errors import CwwError
+from cww.postgres import Server, resolve_server
+from cww.settings import Settings
+from data_quality.expectations import store
+from data_quality.expectations.contract import raw_tables
+from data_quality.expectations.mart_suites import mart_suites
+from data_quality.expectations.messages import describe, observed_text
+from data_quality.expectations.raw_suites import raw_suites
+from data_quality.expectations.spec import Suite, suite_asset_name
+
+DATASOURCE = "cww_warehouse"
+SITE = "cww_data_docs"
+
+
+def docs_dir(settings: Settings) -> Path:
+    """Where the static Data Docs site lives (``.cww/data_docs`` by default)."""
+    return settings.home / "data_docs"
+
+
+@dataclass
+class SuiteOutcome:
+    suite: Suite
+    rows: list[store.ResultRow]
+
+    @property
+    def blocking_failures(self) -> list[store.ResultRow]:
+        return [r for r in self.rows if r.blocking and not r.passed]
+
+    @property
+    def warnings(self) -> list[store.ResultRow]:
+        return [r for r in self.rows if not r.blocking and not r.passed]
+
+    @property
+    def passed(self) -> bool:
+        """No blocking failure (warnings do not fail a suite)."""
+        return not self.blocking_failures
+
+
+@dataclass
+class DqRun:
+    run_id: str
+    as_of: date | None
+    outcomes: list[SuiteOutcome]
+    seconds: float
+    docs_index: Path
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[store.ResultRow]:
+        return [r for o in self.outcomes for r in o.rows]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    def outcome(self, suite: str) -> SuiteOutcome:
+        for o in self.outcomes:
+            if o.suite.name == suite:
+                return o
+        raise KeyError(suite)
+
+    def failures(self) -> list[str]:
+        """Messages of every failed expectation, blocking first."""
+        rows = sorted((r for r in self.rows if not r.passed), key=lambda r: (not r.blocking, r.suite))
+        return [f"{'BLOCKING' if r.blocking else 'warning'}: {r.message}" for r in rows]
+
+    def summary(self) -> str:
+        total = len(self.rows)
+        ok = sum(r.passed for r in self.rows)
+        blocking = sum(1 for r in self.rows if r.blocking and not r.passed)
+        warn = sum(1 for r in self.rows if not r.blocking and not r.passed)
+        return (
+            f"{len(self.outcomes)} suites, {total} expectations: {ok} passed, {blocking} blocking failures, "
+            f"{warn} warnings in {self.seconds:.1f} s"
+        )
+
+    def lines(self) -> list[str]:
+        out = [self.summary(), *self.failures()]
+        if self.skipped:
+            out.append(f"not run (relation not built yet): {', '.join(self.skipped)}")
+        out.append(f"Data Docs: {self.docs_index}")
+        return out
+
+
+# --------------------------------------------------------------------------- warehouse facts
+
+
+def _relation_exists(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+
+
+def as_of_date(conn: psycopg.Connection) -> date | None:
+    """The warehouse's night: the latest source change landed in raw (as dbt's int_as_of_date)."""
+    parts = [
+        sql.SQL("select max(_source_updated_at) as u from {}").format(sql.Identifier("raw", t.name))
+        for t in raw_tables()
+        if t.has_updated_at and _relation_exists(conn, f'raw."{t.name}"')
+    ]
+    if not parts:
+        return None
+    row = conn.execute(
+        sql.SQL("select max(u)::date from ({}) as x").format(sql.SQL(" union all ").join(parts))
+    )
+    return row.fetchone()[0]
+
+
+def build_suites(conn: psycopg.Connection, now: datetime, as_of: date | None) -> list[Suite]:
+    """Tonight's suites: raw (bounds from the dq baselines) then marts."""
+    return raw_suites(as_of or now.date(), store.baselines(conn), now) + mart_suites()
+
+
+def suite_names() -> list[str]:
+    """Every suite name, without touching the warehouse (Dagster wiring, listings)."""
+    now = datetime.now(UTC)
+    return [s.name for s in raw_suites(now.date(), {}, now) + mart_suites()]
+
+
+def suite_asset_keys() -> dict[str, tuple[str, ...]]:
+    now = datetime.now(UTC)
+    return {s.name: s.asset_key for s in raw_suites(now.date(), {}, now) + mart_suites()}
+
+
+# --------------------------------------------------------------------------- Great Expectations
+
+_CONTEXTS: dict[tuple[str, str], Any] = {}
+
+
+def gx_context(server: Server, settings: Settings) -> Any:
+    """An ephemeral GX context reading the warehouse, Data Docs in our folder (cached per process)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    url = server.sqlalchemy_url(settings.warehouse_db)
+    folder = docs_dir(settings)
+    key = (url, str(folder))
+    if key in _CONTEXTS:
+        return _CONTEXTS[key]
+    folder.mkdir(parents=True, exist_ok=True)
+    config = DataContextConfig(
+        # init_temp_docs_sites=False: the default would render into a fresh temp folder and leave it.
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={
+            SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    context = gx.get_context(project_config=config, mode="ephemeral")
+    context.data_sources.add_postgres(DATASOURCE, connection_string=url)
+    _CONTEXTS[key] = context
+    return context
+
+
+def upsert_suite(context: Any, suite: Suite) -> Any:
+    """Add or update the GX suite, its query asset and validation definition (idempotent)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    name = suite_asset_name(suite.name)
+    datasource = context.data_sources.get(DATASOURCE)
+    try:
+        asset = datasource.get_asset(name)
+        if asset.query != suite.query:
+            datasource.delete_asset(name)
+            raise LookupError
+    except LookupError:
+        asset = datasource.add_query_asset(name, query=suite.query)
+    batch = next((b for b in asset.batch_definitions if b.name == "whole"), None)
+    if batch is None:
+        batch = asset.add_batch_definition_whole_table("whole")
+
+    expectations = []
+    for i, check in enumerate(suite.checks):
+        cls = getattr(gxe, check.kind)
+        expectations.append(
+            cls(
+                **check.kwargs,
+                severity="critical" if check.blocking else "warning",
+                description=check.why or None,
+                meta={"cww_check": i, "blocking": check.blocking},
+            )
+        )
+    gx_suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite.name, expectations=expectations))
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+    )
+
+
+def _checkpoint(context: Any, validations: list[Any]) -> Any:
+    import great_expectations as gx
+
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name="cww_" + uuid.uuid4().hex[:8],
+            validation_definitions=validations,
+            # No UpdateDataDocsAction: it rebuilds the whole site once per validation (0.4 s each);
+            # run_dq builds it once after the checkpoint instead.
+            actions=[],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+        )
+    )
+
+
+def _rows(suite: Suite, validation_result: Any) -> tuple[list[store.ResultRow], tuple[int, bool] | None]:
+    rows: list[store.ResultRow] = []
+    volume: tuple[int, bool] | None = None
+    for r in validation_result.results:
+        config = r.expectation_config
+        check = suite.checks[int(config.meta["cww_check"])]
+        result = dict(r.result or {})
+        passed = bool(r.success)
+        message = describe(suite, check, result, passed)
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            passed = False
+            error = info.get("exception_message")
+            message = f"{suite.relation}.{check.column or '*'}: {check.kind} could not run: {error}"
+        rows.append(
+            store.ResultRow(
+                suite=suite.name,
+                expectation=config.type,
+                column=check.column,
+                observed=observed_text(result),
+                unexpected_count=result.get("unexpected_count"),
+                element_count=result.get("element_count"),
+                passed=passed,
+                blocking=check.blocking,
+                message=message,
+            )
+        )
+        if check.kind == "ExpectTableRowCountToBeBetween" and isinstance(result.get("observed_value"), int):
+            volume = (result["observed_value"], passed)
+    return rows, volume
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _record_holdback(conn: psycopg.Connection, as_of: date, outcomes: list[SuiteOutcome]) -> None:
+    """Each suite's blocking status for the night, where report runs look before delivering."""
+    from reports.delivery_log import ensure_schema
+    from reports.holdback import record_check
+
+    ensure_schema(conn)
+    for o in outcomes:
+        detail = "; ".join(r.message for r in o.blocking_failures)
+        record_check(conn, as_of, f"dq {o.suite.name}", o.passed, detail)
+
+
+def run_dq(
+    settings: Settings,
+    suites: Iterable[str] | None = None,
+    *,
+    record_holdback: bool = True,
+    server: Server | None = None,
+) -> DqRun:
+    """Validate the named suites (default: every suite whose relation exists) and store the run.
+
+    Raises CwwError when a suite asked for by name cannot run (unknown name, relation missing).
+    """
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    server = server or resolve_server(settings)
+    wanted = list(suites) if suites is not None else None
+    run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    with server.connect(settings.warehouse_db) as conn:
+        store.ensure_schema(conn)
+        as_of = as_of_date(conn)
+        all_suites = build_suites(conn, now, as_of)
+        by_name = {s.name: s for s in all_suites}
+        if wanted is not None:
+            unknown = [n for n in wanted if n not in by_name]
+            if unknown:
+                raise CwwError(f"unknown data-quality suite(s) {unknown}. Fix: pick from {sorted(by_name)}.")
+        chosen = [by_name[n] for n in wanted] if wanted is not None else all_suites
+        runnable = [s for s in chosen if _relation_exists(conn, _base_relation(s))]
+        skipped = [s.name for s in chosen if s not in runnable]
+        if wanted is not None and skipped:
+            raise CwwError(
+                f"cannot validate {skipped}: the relation does not exist in {settings.warehouse_db}. "
+                "Fix: run `cww extract` (raw) and `cww dbt build` (marts) first."
+            )
+        if not runnable:
+            raise CwwError(
+                f"nothing to validate in {settings.warehouse_db}: no raw tables. "
+                "Fix: run `cww extract` first."
+            )
+        store.start_run(conn, run_id, now, as_of, [s.name for s in runnable])
+
+        context = gx_context(server, settings)
+        validations = [upsert_suite(context, s) for s in runnable]
+        result = _checkpoint(context, validations).run()
+        # Only this run's pages (the cached context remembers earlier runs); the index is rebuilt.
+        context.build_data_docs(site_names=[SITE], resource_identifiers=list(result.run_results))
+        outcomes: list[SuiteOutcome] = []
+        volumes: dict[str, tuple[int, bool]] = {}
+        for vr in result.run_results.values():
+            suite = by_name[vr.suite_name]
+            rows, volume = _rows(suite, vr)
+            outcomes.append(SuiteOutcome(suite, rows))
+            if volume is not None:
+                volumes[suite.name] = volume
+        outcomes.sort(key=lambda o: [s.name for s in runnable].index(o.suite.name))
+        seconds = time.perf_counter() - started
+        index = docs_dir(settings) / "index.html"
+        store.finish_run(conn, run_id, [r for o in outcomes for r in o.rows], volumes, seconds, str(index))
+        if record_holdback and as_of is not None:
+            _record_holdback(conn, as_of, outcomes)
+    return DqRun(run_id, as_of, outcomes, time.perf_counter() - started, index, skipped)
+
+
+def _base_relation(suite: Suite) -> str:
+    schema, name = suite.relation.split(".", 1)
+    return str(sql.Identifier(schema, name).as_string(None))
+
+
+def select_suites(names: Sequence[str] | None, layer: str | None) -> list[str] | None:
+    """Suite names for a CLI filter: explicit names win; a layer ('raw' / 'marts') selects its suites."""
+    if names:
+        return list(names)
+    if layer:
+        return [n for n in suite_names() if n.startswith(layer + ".")]
+    return None

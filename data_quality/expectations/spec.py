@@ -1,0 +1,56 @@
+"""Suites as plain data: what to expect of one relation, and how bad a failure is.
+
+Kept free of Great Expectations imports so building, listing and testing suites is instant; the
+runner turns each ``Check`` into the GX expectation class of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation. ``blocking``: a failure holds back everything downstream of the relation
+    (dashboards, reports); otherwise it is a warning that is shown and stored but stops nothing."""
+
+    kind: str  # GX 1.x expectation class name, e.g. "ExpectColumnValuesToNotBeNull"
+    kwargs: dict[str, Any]
+    blocking: bool
+    why: str = ""
+    # Facts for the message only (never sent to GX), e.g. {"previous_rows": 10449}.
+    context: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def column(self) -> str:
+        """The column(s) the check is about, for messages and the dq tables ('' = the table)."""
+        k = self.kwargs
+        if "column" in k:
+            return str(k["column"])
+        if "column_list" in k:
+            return ", ".join(k["column_list"])
+        if "column_A" in k:
+            return f"{k['column_A']}, {k['column_B']}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """All checks of one relation. ``query`` is what GX validates (e.g. only live raw rows);
+    ``relation`` names it in messages; ``asset_key`` is the Dagster asset the suite guards."""
+
+    name: str
+    relation: str
+    query: str
+    asset_key: tuple[str, ...]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[Check]:
+        return [c for c in self.checks if c.blocking]
+
+
+def suite_asset_name(suite_name: str) -> str:
+    """A GX-safe identifier for a suite (asset / validation names)."""
+    return suite_name.replace(".", "__")
