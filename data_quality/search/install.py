@@ -1,0 +1,229 @@
+"""Install and refresh person search in the warehouse (schema ``search`` + ``reporting.search_person``).
+
+Why from Python and not from dbt: the nickname table comes from a Python package, the data-team
+role and the function's fixed ``search_path`` depend on where the extensions live, and the search
+tables are rebuilt after both duplicate matching and dbt — so one idempotent Python step, run
+nightly after ``cww dbt build`` (and by ``cww search --refresh``), owns all of it.
+
+What :func:`refresh_search` does, in one transaction (searches keep running on the old tables):
+
+1. ``pg_trgm`` and ``fuzzystrmatch`` (both ship with PostgreSQL; created in schema ``search``
+   unless the database already has them elsewhere);
+2. schema ``search`` (no access for anyone but its owner), ``search.setting``, the nickname table
+   (reloaded only when the ``nicknames`` package changes);
+3. the functions (sql/functions.sql, sql/search_person.sql) with a fixed ``search_path``;
+4. the data-team role ``<prefix>_data_team`` (NOLOGIN group: its members see every agency in
+   detail) and EXECUTE for it and the agency readers' group — not for PUBLIC, not for analysts;
+5. the tables (sql/refresh.sql), built aside and swapped in, then ANALYZEd.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from cww.errors import CwwError
+from cww.postgres import resolve_server
+from cww.settings import Settings
+from data_quality.search.nicknames import nickname_pairs, nicknames_version
+
+SCHEMA = "search"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+EXTENSIONS = ("pg_trgm", "fuzzystrmatch")
+FUNCTIONS = ("reporting.search_person(text, integer)", "reporting.search_person_for(text, integer, text)")
+# Relations refresh.sql reads: dbt must have built them (and dedupe, through int_persons_mastered).
+REQUIRED = (
+    "staging.stg_cpin__persons",
+    "staging.stg_cpin__person_addresses",
+    "staging.stg_cpin__postal_regions",
+    "staging.stg_cpin__cases",
+    "staging.stg_cpin__case_participants",
+    "staging.stg_cpin__investigations",
+    "intermediate.int_persons_mastered",
+    "intermediate.int_person_addresses_current",
+    "marts.dim_agency",
+    "marts.fct_placements",
+    "reporting.agency_roles",
+)
+
+STATIC_DDL = """
+create schema if not exists search;
+revoke all on schema search from public;
+create table if not exists search.setting (
+    key text primary key,
+    value text not null
+);
+create table if not exists search.nickname (
+    name text not null,
+    related text not null,
+    sim real not null,
+    primary key (name, related)
+);
+create table if not exists search.refresh_log (
+    refreshed_at timestamptz not null default now(),
+    persons int not null,
+    master_persons int not null,
+    history_rows int not null,
+    vocabulary int not null,
+    seconds double precision not null
+);
+"""
+
+
+def data_team_role(prefix: str) -> str:
+    """NOLOGIN group whose members (and superusers) search every agency in full detail."""
+    return f"{prefix}_data_team"
+
+
+def agency_reader_role(prefix: str) -> str:
+    """The group every agency login belongs to (dbt macro agency_reader_role)."""
+    return f"{prefix}_agency_reader"
+
+
+@dataclass
+class RefreshSummary:
+    persons: int
+    master_persons: int
+    history_rows: int
+    vocabulary: int
+    seconds: float
+
+    def lines(self) -> list[str]:
+        return [
+            f"person search: {self.persons:,} person records of {self.master_persons:,} master persons, "
+            f"{self.history_rows:,} history rows, {self.vocabulary:,} name tokens ({self.seconds:.1f} s)"
+        ]
+
+
+def connect(settings: Settings) -> psycopg.Connection:
+    return psycopg.connect(resolve_server(settings).conninfo(settings.warehouse_db), autocommit=False)
+
+
+def _require_warehouse(conn: psycopg.Connection, db: str) -> None:
+    missing = [r for r in REQUIRED if conn.execute("select to_regclass(%s)", (r,)).fetchone()[0] is None]
+    if missing:
+        raise CwwError(
+            f"person search needs {', '.join(missing)} in warehouse {db}, which are missing. "
+            "Fix: run `cww dedupe run` and `cww dbt build` first."
+        )
+
+
+def _ensure_extensions(conn: psycopg.Connection) -> list[str]:
+    """Create the extensions (in schema search) unless present; return the schemas they live in."""
+    for ext in EXTENSIONS:
+        present = conn.execute("select 1 from pg_extension where extname = %s", (ext,)).fetchone()
+        if not present:
+            conn.execute(
+                sql.SQL("create extension if not exists {} with schema {}").format(
+                    sql.Identifier(ext), sql.Identifier(SCHEMA)
+                )
+            )
+    rows = conn.execute(
+        "select distinct n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
+        " where e.extname = any(%s) order by 1",
+        (list(EXTENSIONS),),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def search_path(conn: psycopg.Connection, ext_schemas: list[str]) -> str:
+    """`pg_catalog, <extension schemas>, pg_temp`: fixed, with pg_temp last (never first)."""
+    parts = ["pg_catalog", *(sql.Identifier(s).as_string(conn) for s in ext_schemas), "pg_temp"]
+    return ", ".join(parts)
+
+
+def _load_nicknames(conn: psycopg.Connection) -> int:
+    current = conn.execute("select value from search.setting where key = 'nicknames'").fetchone()
+    wanted = nicknames_version()
+    if current and current[0] == wanted:
+        return int(conn.execute("select count(*) from search.nickname").fetchone()[0])
+    pairs = nickname_pairs()
+    conn.execute("truncate search.nickname")
+    with conn.cursor().copy("copy search.nickname (name, related, sim) from stdin") as copy:
+        for row in pairs:
+            copy.write_row(row)
+    conn.execute(
+        "insert into search.setting values ('nicknames', %s)"
+        " on conflict (key) do update set value = excluded.value",
+        (wanted,),
+    )
+    conn.execute("analyze search.nickname")  # unanalysed, the planner seq-scans it on every lookup
+    return len(pairs)
+
+
+def _ensure_group_role(conn: psycopg.Connection, role: str) -> None:
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+    if exists:
+        return
+    # Roles are cluster-wide: a concurrent installer (another warehouse) may create it first.
+    conn.execute("savepoint role")
+    try:
+        conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    except psycopg.errors.DuplicateObject:
+        conn.execute("rollback to savepoint role")
+    else:
+        conn.execute("release savepoint role")
+
+
+def install(conn: psycopg.Connection, settings: Settings) -> str:
+    """Everything but the data (steps 1–4 of the module docstring); returns the search_path used."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('cww.search.install'))")
+    conn.execute(STATIC_DDL)
+    path = search_path(conn, _ensure_extensions(conn))
+    _load_nicknames(conn)
+    conn.execute("set local check_function_bodies = off")  # tables may not exist yet (first install)
+    for name in ("functions.sql", "search_person.sql"):
+        conn.execute((SQL_DIR / name).read_text().replace("__SEARCH_PATH__", path))
+    conn.execute("set local check_function_bodies = on")
+    team = data_team_role(settings.role_prefix)
+    readers = agency_reader_role(settings.role_prefix)
+    _ensure_group_role(conn, team)
+    conn.execute(
+        "insert into search.setting values ('data_team_role', %s)"
+        " on conflict (key) do update set value = excluded.value",
+        (team,),
+    )
+    conn.execute(sql.SQL("grant usage on schema reporting to {}").format(sql.Identifier(team)))
+    for fn in FUNCTIONS:
+        conn.execute(sql.SQL("revoke all on function {} from public").format(sql.SQL(fn)))
+        grantees = [team] + ([readers] if _role_exists(conn, readers) else [])
+        conn.execute(
+            sql.SQL("grant execute on function {} to {}").format(
+                sql.SQL(fn), sql.SQL(", ").join(map(sql.Identifier, grantees))
+            )
+        )
+    return path
+
+
+def _role_exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
+
+
+def refresh_search(settings: Settings) -> RefreshSummary:
+    """Install (idempotent) and rebuild the search tables from the warehouse, in one transaction."""
+    start = time.perf_counter()
+    with connect(settings) as conn:
+        _require_warehouse(conn, settings.warehouse_db)
+        path = install(conn, settings)
+        conn.execute("select pg_advisory_xact_lock(hashtext('cww.search.refresh'))")
+        conn.execute(sql.SQL("set local search_path = {}").format(sql.SQL(path)))
+        conn.execute("set local maintenance_work_mem = '256MB'")
+        conn.execute((SQL_DIR / "refresh.sql").read_text())
+        for table in ("person", "vocab", "place", "history", "agency", "nickname"):
+            conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table)))
+        persons, masters = conn.execute(
+            "select count(*), count(distinct master_person_id) from search.person"
+        ).fetchone()
+        history = conn.execute("select count(*) from search.history").fetchone()[0]
+        vocab = conn.execute("select count(*) from search.vocab").fetchone()[0]
+        seconds = time.perf_counter() - start
+        conn.execute(
+            "insert into search.refresh_log (persons, master_persons, history_rows, vocabulary, seconds)"
+            " values (%s, %s, %s, %s, %s)",
+            (persons, masters, history, vocab, seconds),
+        )
+    return RefreshSummary(int(persons), int(masters), int(history), int(vocab), seconds)
