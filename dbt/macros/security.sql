@@ -30,6 +30,18 @@
         end if;
     exception when duplicate_object then null;  -- a concurrent build created it first
     end $$;
+    -- Planner statistics for raw: a load of millions of rows leaves them stale until autovacuum
+    -- catches up, and every staging view plans against them. Analyze what changed by > 10 %.
+    do $$
+    declare t record;
+    begin
+        for t in select relid::regclass as rel from pg_stat_user_tables
+                 where schemaname = 'raw'
+                   and (coalesce(last_analyze, last_autoanalyze) is null
+                        or n_mod_since_analyze > 0.1 * greatest(n_live_tup, 1000)) loop
+            execute format('analyze %s', t.rel);
+        end loop;
+    end $$;
     create schema if not exists reporting;
     create schema if not exists marts;
     create schema if not exists pseudonymised;
