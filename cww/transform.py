@@ -89,7 +89,8 @@ def dbt_vars(settings: Settings, extra: dict[str, Any] | None = None) -> dict[st
 
 
 @contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (dbt reads its profile from them), then restore."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -139,7 +140,7 @@ def run_dbt(
     if quiet:
         full.append("--quiet")
     start = time.perf_counter()
-    with _DBT_LOCK, _environ(dbt_env(settings, server)):
+    with _DBT_LOCK, environment(dbt_env(settings, server)):
         result = dbtRunner().invoke(full)
     run = DbtRun(command=" ".join(args), seconds=time.perf_counter() - start)
     results = getattr(result.result, "results", None) or []

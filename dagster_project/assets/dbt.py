@@ -68,12 +68,12 @@ def cww_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, cww_settings: CwwSettingsResource
 ) -> Iterator[Any]:
     """`dbt build` of the selected nodes against the settings' warehouse, then role passwords."""
-    from cww.transform import _environ, dbt_env, dbt_vars, prepare_warehouse, set_role_passwords
+    from cww.transform import dbt_env, dbt_vars, environment, prepare_warehouse, set_role_passwords
 
     settings = cww_settings.settings()
     prepare_warehouse(settings)
     args = ["build", "--vars", json.dumps(dbt_vars(settings))]
-    with _environ(dbt_env(settings)):
+    with environment(dbt_env(settings)):
         yield from dbt.cli(args, context=context).stream()
     set_role_passwords(settings)
 
