@@ -173,6 +173,29 @@ class TableLoader:
         )
         return cur.rowcount
 
+    def _drop_unchanged(self, stg: sql.Composable, columns: list[str]) -> int:
+        """Remove staged rows identical to live raw rows (look-back re-reads) before the merge.
+
+        ``on conflict do update … where false`` still locks, and so writes, every conflicting
+        row; a read-only anti-join first keeps a nightly run's writes proportional to what changed.
+        """
+        non_key = [c for c in columns if c not in self.spec.key]
+        if not non_key:
+            return 0
+        cur = self.wh.execute(
+            sql.SQL(
+                "delete from {stg} s using {raw} r "
+                "where {m} and not r._deleted and ({a}) is not distinct from ({b})"
+            ).format(
+                stg=stg,
+                raw=self.raw,
+                m=_key_match(self.spec.key, "s", "r"),
+                a=sql.SQL(", ").join(sql.Identifier("s", c) for c in non_key),
+                b=sql.SQL(", ").join(sql.Identifier("r", c) for c in non_key),
+            )
+        )
+        return cur.rowcount
+
     def _merge(self, stg: sql.Composable, columns: list[str]) -> tuple[int, int]:
         """Upsert staging into raw, touching only rows that changed; returns (inserted, updated)."""
         non_key = [c for c in columns if c not in self.spec.key]
@@ -326,6 +349,7 @@ class TableLoader:
             )
             res.rejected = self._source_rejects()
             res.rows_read += res.rejected
+            wh.execute(sql.SQL("analyze {}").format(stg))  # temp tables get no statistics otherwise
             new_wm = self._max_watermark(stg)
             key_checked = full_read
             if full_read and not empty:
@@ -333,6 +357,7 @@ class TableLoader:
             if rules:
                 res.rejected += int(self._one(reject_statement(spec, rules, stg)))
             res.soft_deleted = self._soft_deletes(stg, columns)
+            self._drop_unchanged(stg, columns)
             res.inserted, res.updated = self._merge(stg, columns)
             every = spec.hard_delete_every
             due = every is not None and (last_check is None or now - last_check >= every)
@@ -424,6 +449,7 @@ class TableLoader:
             if rules:
                 res.rejected += int(self._one(reject_statement(spec, rules, stg)))
             res.soft_deleted += self._soft_deletes(stg, columns)
+            self._drop_unchanged(stg, columns)
             ins, upd = self._merge(stg, columns)
             res.inserted += ins
             res.updated += upd
