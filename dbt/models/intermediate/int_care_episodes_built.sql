@@ -5,56 +5,51 @@
       exit_date  = end of the last placement when it ends in a discharge reason, else the case's
                    closed_on; null while in care.
     Days are half-open [entry_date, exit_date): the exit day is not a day in care. -#}
-with placements as (
-    select * from {{ ref('stg_cpin__placements') }}
-),
-
-cic_cases as (
+with cic_cases as (
     select * from {{ ref('stg_cpin__cases') }} where case_type_code = 'CIC'
 ),
 
-per_case as (
+-- One pass over the placements: per-case aggregates as window functions alongside the last
+-- placement row (a self-join of two derived tables misleads the planner at provincial scale).
+placements_ranked as (
     select
         case_id,
-        min(child_id) as child_id,
-        min(start_date) as first_placement_on,
-        bool_or(end_date is null) as has_open_placement,
-        count(*) as placement_rows
-    from placements
-    group by case_id
-),
-
-last_placement as (
-    select distinct on (case_id)
-        case_id,
+        child_id,
         placement_type_code,
         start_date,
         end_date,
         end_reason_code,
-        ends_in_discharge
-    from placements
-    order by case_id, start_date desc, placement_id desc
+        ends_in_discharge,
+        min(start_date) over per_case as first_placement_on,
+        bool_or(end_date is null) over per_case as has_open_placement,
+        count(*) over per_case as placement_rows,
+        row_number() over (partition by case_id order by start_date desc, placement_id desc) as recency
+    from {{ ref('stg_cpin__placements') }}
+    window per_case as (partition by case_id)
+),
+
+last_placement as (
+    select * from placements_ranked where recency = 1
 ),
 
 episodes as (
     select
         c.case_id as episode_id,
-        pc.child_id,
+        lp.child_id,
         c.agency_id,
-        pc.first_placement_on as entry_date,
+        lp.first_placement_on as entry_date,
         case
             when lp.ends_in_discharge and lp.end_date is not null then lp.end_date
-            when not pc.has_open_placement then c.closed_on
+            when not lp.has_open_placement then c.closed_on
         end as exit_date,
         case
             when lp.ends_in_discharge and lp.end_date is not null then lp.end_reason_code
-            when not pc.has_open_placement and c.closed_on is not null then c.close_reason_code
+            when not lp.has_open_placement and c.closed_on is not null then c.close_reason_code
         end as discharge_reason_code,
         lp.placement_type_code as last_placement_type_code,
         lp.start_date as last_placement_start_date,
-        pc.placement_rows
+        lp.placement_rows
     from cic_cases as c
-    inner join per_case as pc on pc.case_id = c.case_id
     inner join last_placement as lp on lp.case_id = c.case_id
 ),
 
