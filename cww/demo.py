@@ -33,6 +33,12 @@ def run_demo(settings: Settings) -> None:
 
         demo_step(settings)
 
+    with step("Person search (reporting.search_person; cww search)"):
+        from data_quality.search.demo import demo_step as search_demo
+
+        for line in search_demo(settings):
+            console.print(f"  {line}")
+
     with step("CSV reports (delivered to .cww/reports/<agency>/)"):
         from reports.demo import demo_reports
 

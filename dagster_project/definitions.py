@@ -12,6 +12,7 @@ from dagster_project.assets.dbt import defs as dbt_defs
 from dagster_project.assets.quality import defs as quality_defs
 from dagster_project.assets.raw import defs as raw_defs
 from dagster_project.assets.reports import defs as reports_defs
+from dagster_project.assets.search import defs as search_defs
 from dagster_project.jobs import defs as jobs_defs
 from dagster_project.resources import defs as resources_defs
 from dagster_project.schedules import defs as schedules_defs
@@ -26,5 +27,6 @@ defs = dg.Definitions.merge(
     sensors_defs,
     reports_defs,
     quality_defs,
+    search_defs,
     dashboards_defs,
 )

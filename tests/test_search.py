@@ -342,3 +342,14 @@ def test_cli_prints_ranked_table(
         cs.get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "Person search" in result.output and p["surs"][0] in result.output.lower()
+
+
+def test_demo_step_finds_a_duplicated_person_despite_a_typo(search_wh: Settings) -> None:
+    from data_quality.search.demo import demo_step
+
+    lines = demo_step(search_wh)
+    assert lines[0].startswith("person search: ")
+    found = [line for line in lines if "→ #1" in line]
+    assert found, lines
+    records = int(found[0].split(" records")[0].rsplit(" ", 1)[1])
+    assert records >= 2, found

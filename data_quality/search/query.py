@@ -123,7 +123,9 @@ def history_lines(hit: SearchHit, limit: int = 8) -> list[str]:
         if "kind" in item:
             detail = item.get("detail") or ""
             extra = f" ({detail})" if detail and len(detail) <= 40 else ""
-            lines.append(f"{item['agency']} {item['kind']}: {item.get('type') or '?'} {_period(item)}{extra}")
+            role = f" as {item['role'].lower()}" if item.get("role") and item["role"] != "Child" else ""
+            kind = f"{item['kind']}{role}"
+            lines.append(f"{item['agency']} {kind}: {item.get('type') or '?'} {_period(item)}{extra}")
         else:
             lines.append(f"{item['agency']}: involved {_period(item)}")
     if len(hit.history) > limit:
