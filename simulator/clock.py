@@ -33,11 +33,13 @@ def dstr(day: int | None) -> str | None:
     return s
 
 
+_TIME_STR = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+00" for s in range(DAY)]
+
+
 def tsstr(ts: int) -> str:
+    """'YYYY-MM-DD HH:MM:SS+00' of a second since the epoch (both halves from lookup tables)."""
     d, s = divmod(ts, DAY)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{dstr(d)} {h:02d}:{m:02d}:{sec:02d}+00"
+    return f"{dstr(d)} {_TIME_STR[s]}"
 
 
 def to_datetime(ts: int) -> datetime:
