@@ -8,6 +8,7 @@ It runs after the raw person tables land and costs what changed (incremental mat
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_project.checks import build_checks
 from dagster_project.resources import RESOURCE_KEY, CwwSettingsResource
 
 GROUP = "data_quality"
@@ -42,4 +43,5 @@ def person_match(context: AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[person_match])
+# The Great Expectations suites ride along as asset checks on the raw and mart assets (checks.py).
+defs = dg.Definitions(assets=[person_match], asset_checks=build_checks())

@@ -65,6 +65,7 @@ def mart_suites() -> list[Suite]:
             relation="marts.children_in_care_current",
             query=_CHILDREN_IN_CARE,
             asset_key=("marts", "children_in_care_current"),
+            also_guards=(("reporting", "rpt_children_in_care_current"), ("reporting", "rpt_placements")),
             checks=[
                 Check("ExpectColumnValuesToBeUnique", {"column": "child_id"}, True, "one row per child"),
                 Check(
@@ -89,6 +90,11 @@ def mart_suites() -> list[Suite]:
             relation="marts.fct_payments",
             query=_payments_query(),
             asset_key=("marts", "fct_payments"),
+            also_guards=(
+                ("reporting", "rpt_payments"),
+                ("reporting", "rpt_monthly_spend"),
+                ("reporting", "rpt_cost_per_day_of_care"),
+            ),
             checks=[
                 Check("ExpectColumnValuesToNotBeNull", {"column": "amount"}, True, "amount filled"),
                 Check(
@@ -116,6 +122,7 @@ def mart_suites() -> list[Suite]:
             relation="marts.fct_indicators",
             query=_INDICATORS,
             asset_key=("marts", "fct_indicators"),
+            also_guards=(("reporting", "rpt_indicators"),),
             checks=[
                 Check(
                     "ExpectColumnValuesToBeBetween",

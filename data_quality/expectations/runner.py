@@ -137,13 +137,13 @@ def build_suites(conn: psycopg.Connection, now: datetime, as_of: date | None) ->
 
 def suite_names() -> list[str]:
     """Every suite name, without touching the warehouse (Dagster wiring, listings)."""
-    now = datetime.now(UTC)
-    return [s.name for s in raw_suites(now.date(), {}, now) + mart_suites()]
+    return [s.name for s in suites_for_wiring()]
 
 
-def suite_asset_keys() -> dict[str, tuple[str, ...]]:
+def suites_for_wiring() -> list[Suite]:
+    """Every suite with placeholder dates (only names and asset keys matter for wiring)."""
     now = datetime.now(UTC)
-    return {s.name: s.asset_key for s in raw_suites(now.date(), {}, now) + mart_suites()}
+    return raw_suites(now.date(), {}, now) + mart_suites()
 
 
 # --------------------------------------------------------------------------- Great Expectations
@@ -324,7 +324,12 @@ def run_dq(
 
         context = gx_context(server, settings)
         validations = [upsert_suite(context, s) for s in runnable]
-        result = _checkpoint(context, validations).run()
+        try:
+            result = _checkpoint(context, validations).run()
+        finally:
+            # No idle connections left on the warehouse between runs (a long-lived Dagster
+            # process would otherwise hold them all night, and block dropping test databases).
+            context.data_sources.get(DATASOURCE).get_engine().dispose()
         # Only this run's pages (the cached context remembers earlier runs); the index is rebuilt.
         context.build_data_docs(site_names=[SITE], resource_identifiers=list(result.run_results))
         outcomes: list[SuiteOutcome] = []

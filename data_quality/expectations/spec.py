@@ -45,6 +45,9 @@ class Suite:
     query: str
     asset_key: tuple[str, ...]
     checks: list[Check] = field(default_factory=list)
+    # Assets read straight off this relation in the same dbt step (the reporting views): the
+    # blocking result is attached to them too, so what reads them (dashboards, reports) waits.
+    also_guards: tuple[tuple[str, ...], ...] = ()
 
     @property
     def blocking(self) -> list[Check]:
