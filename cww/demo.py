@@ -33,6 +33,11 @@ def run_demo(settings: Settings) -> None:
 
         demo_step(settings)
 
+    with step("Data quality (Great Expectations suites → dq schema, Data Docs)"):
+        from data_quality.expectations.demo import demo_step as dq_demo
+
+        dq_demo(settings)
+
     with step("Person search (reporting.search_person; cww search)"):
         from data_quality.search.demo import demo_step as search_demo
 
