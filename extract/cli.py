@@ -99,6 +99,9 @@ def extract_cmd(
         False, "--full-refresh", help="Re-read whole tables and check deletes."
     ),
     wait: float = typer.Option(None, "--wait", help="Seconds to wait for another run's lock (default 0)."),
+    registry: str = typer.Option(
+        None, "--registry", help="Registry YAML (default extract/registry/cpin.yml)."
+    ),
 ) -> None:
     """Land the source tables in warehouse.raw (incremental unless --full-refresh)."""
     from extract.api import run_extract
@@ -115,7 +118,12 @@ def extract_cmd(
         console=console,
     ) as progress:
         summary = run_extract(
-            get_settings(), names, full_refresh, options=options, progress=RichProgress(progress)
+            get_settings(),
+            names,
+            full_refresh,
+            registry=registry,
+            options=options,
+            progress=RichProgress(progress),
         )
     console.print(_summary_table(summary))
     for r in summary.tables:
@@ -130,12 +138,15 @@ def extract_cmd(
 @app.command("reconcile")
 def reconcile_cmd(
     tables: list[str] = typer.Option(None, "--tables", "-t", help="Tables to compare (default: all)."),
+    registry: str = typer.Option(
+        None, "--registry", help="Registry YAML (default extract/registry/cpin.yml)."
+    ),
 ) -> None:
     """Compare source and raw (counts, keys, column checksums); exit 1 on any difference."""
     from extract.api import reconcile
 
     names = [n.strip() for item in (tables or []) for n in item.split(",") if n.strip()] or None
-    report = reconcile(get_settings(), names)
+    report = reconcile(get_settings(), names, registry=registry)
     for d in report.tables:
         mark = "[green]✓[/]" if d.ok else "[red]✗[/]"
         console.print(f"{mark} {d.describe()}")

@@ -31,6 +31,7 @@ def _session_setup(conn: psycopg.Connection) -> None:
     conn.execute("set timezone = 'UTC'")
     conn.execute("set datestyle = 'ISO, YMD'")
     conn.execute("set extra_float_digits = 3")
+    conn.execute("set jit = off")  # compiling expressions costs more than these statements save
 
 
 def source_conninfo(settings: Settings, server: Server, options: ExtractOptions) -> str:

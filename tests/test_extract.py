@@ -307,18 +307,32 @@ def test_late_updated_at_inside_the_look_back_is_caught(pg_server: Server, extra
     assert reconcile(s).ok
 
 
-def test_weekly_hard_delete_check_and_full_refresh(pg_server: Server, extract_source: Settings) -> None:
+def test_weekly_hard_delete_check_and_full_refresh(
+    pg_server: Server, extract_source: Settings, tmp_path
+) -> None:
+    from extract.registry import DEFAULT_REGISTRY
+
     s = extract_source
-    run_extract(s)
+    weekly = tmp_path / "weekly.yml"
+    weekly.write_text(
+        DEFAULT_REGISTRY.read_text()
+        .replace(
+            "  contact_note:\n    key: [contact_note_id]\n",
+            "  contact_note:\n    key: [contact_note_id]\n    hard_deletes: {every: 7 days}\n",
+            1,
+        )
+        .replace("    hard_deletes: {every: run}\n", "", 1)
+    )
+    run_extract(s, registry=weekly)
     with src(pg_server, s) as conn:
         conn.execute("delete from cpin.contact_note where contact_note_id = 90003")
         conn.execute("delete from cpin.person where person_id = 1003")
-    nightly = run_extract(s)
-    # contact_note compares keys weekly (registry): not due a day after the first load.
+    nightly = run_extract(s, registry=weekly)
+    # contact_note compares keys weekly here: not due a day after the first load.
     assert nightly.table("contact_note").deleted == 0 and not nightly.table("contact_note").key_check
     assert nightly.table("person").deleted == 1  # every run for person
     assert not reconcile(s).ok
-    full = run_extract(s, full_refresh=True)
+    full = run_extract(s, full_refresh=True, registry=weekly)
     assert full.table("contact_note").deleted == 1 and full.table("contact_note").mode == "full-refresh"
     assert sum(t.inserted + t.updated for t in full.tables) == 0  # nothing else changed
     assert reconcile(s).ok
