@@ -184,6 +184,43 @@ def run_queries(conninfo: str, queries: list[Query], warmup: int = 20) -> list[t
     return out
 
 
+def stress(settings: Settings, queries: list[Query], copies: int) -> list[str]:
+    """Latency with search.person multiplied: exact copies under new ids and master ids.
+
+    Every copy of a person matches exactly where the original matches, so the candidates a query
+    scores grow `copies` times: an upper bound on the work per query at that many records (a real
+    province has more distinct people, not `copies` identical ones). The next refresh restores
+    the real table.
+    """
+    from data_quality.search import refresh_search
+
+    server = resolve_server(settings)
+    with server.connect(settings.warehouse_db) as wh:
+        top = wh.execute("select max(person_id) + 1 from search.person").fetchone()[0]
+        wh.execute(
+            """
+            insert into search.person
+            select p.person_id + c * %(top)s, p.master_person_id + c * %(top)s, p.agency_id, p.given_name,
+                   p.middle_name, p.surname, p.birth_date, p.city, p.postal_code, p.given_tokens,
+                   p.middle_tokens, p.sur_tokens, p.cities, p.postals, p.keys
+            from search.person p, generate_series(1, %(n)s) c
+            where p.person_id < %(top)s
+            """,
+            {"top": top, "n": copies - 1},
+        )
+        wh.execute("vacuum analyze search.person")
+        rows = wh.execute("select count(*) from search.person").fetchone()[0]
+    console.print(f"stress: {rows:,} person records …")
+    times = [t * 1000 for t, _ in run_queries(server.conninfo(settings.warehouse_db), queries)]
+    refresh_search(settings)
+    return [
+        f"Stress (`--stress-copies {copies}`): search.person multiplied to {rows:,} records by exact "
+        f"copies under new ids (each query scores {copies}× the candidates: an upper bound on the work "
+        f"per query at that size): median {statistics.median(times):.1f} ms, p95 {pct(times, 0.95):.1f} ms, "
+        f"max {max(times):.1f} ms over {len(times)} queries (load average {os.getloadavg()[0]:.1f}).",
+    ]
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(p * (len(s) - 1)))]
@@ -197,6 +234,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=600)
     ap.add_argument("--reuse", action="store_true", help="use the databases of a previous --keep run")
     ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    ap.add_argument(
+        "--stress-copies",
+        type=int,
+        default=0,
+        help="then repeat the latency run with the search table multiplied N times (worst case at scale)",
+    )
     ap.add_argument("--base", default=None, help="database/role prefix (default cwwbench_search_<preset>)")
     a = ap.parse_args()
 
@@ -259,7 +302,7 @@ def main() -> None:
             f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
             f"({os.cpu_count()} cores, shared with other engineers' jobs: load average "
             f"{load_before[0]:.1f} before, {load_after[0]:.1f} after). "
-            f"`bench/search.py --preset {a.preset} --seed {a.seed} --queries {a.queries}`.",
+            f"`bench/search.py {' '.join(sys.argv[1:])}`.",
             "",
             f"Scale: simulator preset **{a.preset}** — {persons:,} person records, {n_masters:,} master "
             f"persons after duplicate matching, {history:,} history rows (cases, investigations, "
@@ -301,6 +344,8 @@ def main() -> None:
             "with the load average above. Missing-birth-date queries are names only: where several "
             "people share a name, the right one may legitimately rank below 5.",
         ]
+        if a.stress_copies > 1:
+            lines += ["", *stress(settings, queries, a.stress_copies)]
         RESULTS.write_text("\n".join(lines) + "\n")
         console.print("\n".join(lines))
     finally:

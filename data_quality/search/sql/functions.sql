@@ -37,6 +37,14 @@ as $$
     end
 $$;
 
+-- The phonetic key of a name token in blocking keys (double metaphone; the token itself when it
+-- has no code, e.g. a lone vowel).
+create or replace function search.pkey(tok text) returns text
+    language sql immutable parallel safe
+as $$
+    select coalesce(nullif(dmetaphone(tok), ''), tok)
+$$;
+
 -- The same date with day and month swapped (null when that is not a date or is the same date).
 create or replace function search.swap_dm(d date) returns date
     language sql immutable parallel safe
@@ -220,11 +228,14 @@ $$;
 
 -- Vocabulary tokens a query token may stand for (kind 'g' given/middle names, 's' surnames):
 -- itself, same double-metaphone code, trigram-similar, one keystroke away (short names, where
--- trigrams say little), and for given names the nickname table. The most similar `lim` first.
+-- trigrams say little), and for given names the nickname table. The `lim` most similar, as a
+-- JSON object token → tok_sim: the keys become blocking keys, the values save the scorer from
+-- recomputing the similarity of every candidate's name.
 -- plpgsql so the phonetic codes of the token are computed once, not once per vocabulary row;
 -- enable_seqscan off because the vocabulary of a small warehouse is small enough that the planner
 -- prefers scans that recompute trigrams and codes row by row.
-create or replace function search.expand(tok text, kind "char", lim int) returns text[]
+drop function if exists search.expand(text, "char", int);  -- returned text[] before
+create or replace function search.expand(tok text, kind "char", lim int) returns jsonb
     language plpgsql stable parallel safe
     set search_path = __SEARCH_PATH__
     set pg_trgm.similarity_threshold = 0.4
@@ -235,9 +246,9 @@ declare
     d2 text := dmetaphone_alt(tok);
     f text := left(tok, 1);
     l int := length(tok);
-    result text[];
+    result jsonb;
 begin
-    select array_agg(c.token order by c.sim desc, c.token) into result
+    select coalesce(jsonb_object_agg(c.token, c.sim), '{}'::jsonb) into result
     from (
         select u.token, search.tok_sim(tok, u.token, expand.kind = 'g') as sim
         from (

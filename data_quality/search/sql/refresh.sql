@@ -14,8 +14,11 @@ select agency_id::smallint as agency_id, agency_code, agency_name
 from marts.dim_agency;
 
 -- One row per person record. Tokens are search.norm()'d; `keys` are the blocking keys the query
--- side generates the same way (reporting.search_person): surname × given/middle name, birth date,
--- surname × birth year, given name × birth year, and each name alone.
+-- side generates the same way (reporting.search_person). Each key is narrow on purpose, so that a
+-- query's candidates stay few at provincial scale: surname × given/middle name; birth date ×
+-- phonetic code of a surname or given name; name × birth year-month; name × birth year (for
+-- year-only queries); the birth date alone and each name alone (for date-only and one-word
+-- queries, the only ones that use them).
 create table search.person__new as
 with addresses as (
     select a.person_id,
@@ -46,10 +49,12 @@ select p.*,
        array(
            select 'sg:' || s || '|' || g from unnest(p.sur_tokens) s, unnest(p.given_tokens || p.middle_tokens) g
            union select 'd:' || to_char(p.birth_date, 'YYYYMMDD') where p.birth_date is not null
-           union select 'sy:' || s || '|' || extract(year from p.birth_date)::int
-                 from unnest(p.sur_tokens) s where p.birth_date is not null
-           union select 'gy:' || g || '|' || extract(year from p.birth_date)::int
-                 from unnest(p.given_tokens) g where p.birth_date is not null
+           union select 'dn:' || to_char(p.birth_date, 'YYYYMMDD') || '|' || search.pkey(t)
+                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
+           union select 'nm:' || t || '|' || to_char(p.birth_date, 'YYYYMM')
+                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
+           union select 'ny:' || t || '|' || extract(year from p.birth_date)::int
+                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
            union select 's:' || s from unnest(p.sur_tokens) s
            union select 'g:' || g from unnest(p.given_tokens) g
        ) as keys

@@ -48,9 +48,10 @@ declare
     n int;
     h_g text[] collate "default";
     h_s text[] collate "default";
+    h_gm jsonb[];  -- per hypothesis: given-name variants → similarity (search.expand)
+    h_sm jsonb[];  -- per hypothesis: surname variants → similarity (best over the surname tokens)
     qkeys text[] collate "default";
     cand_ids bigint[];
-    qyears int[];
     has_date boolean;
     has_place boolean;
     lim int := least(greatest(coalesce(max_results, 10), 1), 100);
@@ -81,10 +82,6 @@ begin
     end if;
     has_date := cardinality(pq.dates) + cardinality(pq.ym) + cardinality(pq.years) > 0;
     has_place := pq.city is not null or pq.fsa is not null;
-    qyears := array(select distinct y from (
-                        select extract(year from d)::int as y from unnest(pq.dates) d
-                        union all select v / 100 from unnest(pq.ym) v
-                        union all select v from unnest(pq.years) v) t);
 
     -- Name hypotheses: (given token, surname tokens). "Smith, Jonathan" says which is which;
     -- otherwise given-first and surname-first are both tried and the better one counts.
@@ -101,24 +98,44 @@ begin
         h_g := '{}'; h_s := '{}';
     end if;
 
-    -- Blocking keys (see refresh.sql): surname × given name variants, birth dates (and their
-    -- day/month swap), surname or given name × birth year; single-token queries by name alone.
+    -- Blocking keys (see refresh.sql): surname × given name variants; each birth date reading
+    -- (and its day/month swap) × the phonetic key of any name variant; name variant × birth
+    -- year-month (both readings of an ambiguous date); name × year for year-only queries; the
+    -- date alone when there is no name, each name alone for one-word queries.
+    h_gm := array(select case when u.g is not null then search.expand(u.g, 'g', 12) else '{}'::jsonb end
+                  from unnest(h_g) with ordinality as u(g, i) order by u.i);
+    h_sm := array(select coalesce((select jsonb_object_agg(e.key, e.sim)
+                                   from (select x.key, max(x.value::real) as sim
+                                         from unnest(string_to_array(nullif(u.s, ''), ' ')) q,
+                                              jsonb_each_text(search.expand(q, 's', 8)) x
+                                         group by x.key) e), '{}'::jsonb)
+                  from unnest(h_s) with ordinality as u(s, i) order by u.i);
     with hyp as (
-        select h.g, string_to_array(nullif(h.s, ''), ' ') as surs from unnest(h_g, h_s) as h(g, s)
+        select h.gm, h.sm from unnest(h_gm, h_sm) as h(gm, sm)
     ),
     hx as (
-        select case when hyp.g is not null then search.expand(hyp.g, 'g', 12) else '{}' end as gx,
-               coalesce((select array_agg(distinct t) from unnest(hyp.surs) s,
-                                unnest(search.expand(s, 's', 8)) t), '{}') as sx
+        select array(select jsonb_object_keys(hyp.gm)) as gx, array(select jsonb_object_keys(hyp.sm)) as sx
         from hyp
+    ),
+    names as (
+        select distinct t from hx, unnest(hx.sx || hx.gx) t
+    ),
+    d as (
+        select distinct x as d
+        from unnest(pq.dates || array(select search.swap_dm(y) from unnest(pq.dates) y)) x
+        where x is not null
+    ),
+    ym as (
+        select distinct to_char(d.d, 'YYYYMM') as ym from d
+        union select (v / 100)::text || lpad((v % 100)::text, 2, '0') from unnest(pq.ym) v
     ),
     k as (
         select 'sg:' || s || '|' || g as key from hx, unnest(hx.sx) s, unnest(hx.gx) g
-        union select 'd:' || to_char(d, 'YYYYMMDD')
-              from unnest(pq.dates || array(select search.swap_dm(x) from unnest(pq.dates) x)) d
-              where d is not null
-        union select 'sy:' || s || '|' || y from hx, unnest(hx.sx) s, unnest(qyears) y
-        union select 'gy:' || g || '|' || y from hx, unnest(hx.gx) g, unnest(qyears) y
+        union select 'dn:' || to_char(d.d, 'YYYYMMDD') || '|' || p
+              from d, (select distinct search.pkey(t) as p from names) pk
+        union select 'nm:' || t || '|' || ym.ym from names, ym
+        union select 'ny:' || t || '|' || y from names, unnest(pq.years) y
+        union select 'd:' || to_char(d.d, 'YYYYMMDD') from d where n = 0
         union select 's:' || s from hx, unnest(hx.sx) s where n = 1
         union select 'g:' || g from hx, unnest(hx.gx) g where n = 1
     )
@@ -133,7 +150,8 @@ begin
 
     return query
     with hyp as (
-        select h.g, string_to_array(nullif(h.s, ''), ' ') as surs from unnest(h_g, h_s) as h(g, s)
+        select h.g, string_to_array(nullif(h.s, ''), ' ') as surs, h.gm, h.sm
+        from unnest(h_g, h_s, h_gm, h_sm) as h(g, s, gm, sm)
     ),
     cand as (
         select p.person_id, p.master_person_id, p.agency_id, p.given_tokens, p.middle_tokens,
@@ -146,11 +164,15 @@ begin
                (  0.6 * case when n = 0 then 0 else coalesce((
                         select max(
                             (  case when hyp.g is null then 0 else 0.45 * greatest(
-                                   coalesce((select max(search.tok_sim(hyp.g, t, true)) from unnest(c.given_tokens) t), 0),
-                                   0.8 * coalesce((select max(search.tok_sim(hyp.g, t, true)) from unnest(c.middle_tokens) t), 0))
+                                   coalesce((select max(coalesce((hyp.gm ->> t)::real, search.tok_sim(hyp.g, t, true)))
+                                             from unnest(c.given_tokens) t), 0),
+                                   0.8 * coalesce((select max(coalesce((hyp.gm ->> t)::real, search.tok_sim(hyp.g, t, true)))
+                                                   from unnest(c.middle_tokens) t), 0))
                                end
                              + case when hyp.surs is null then 0 else 0.55 * coalesce(
-                                   (select max(search.tok_sim(q, t, false)) from unnest(hyp.surs) q, unnest(c.sur_tokens) t), 0)
+                                   (select max(coalesce((hyp.sm ->> t)::real,
+                                                        (select max(search.tok_sim(q, t, false)) from unnest(hyp.surs) q)))
+                                    from unnest(c.sur_tokens) t), 0)
                                end)
                             / (case when hyp.g is null then 0 else 0.45 end + case when hyp.surs is null then 0 else 0.55 end))
                         from hyp), 0) end
