@@ -5,6 +5,11 @@ one agency and "JON SMYTH" at another. Names are reduced to lower-case ASCII let
 with their nickname family (the ``nicknames`` table) and a phonetic code (``jellyfish``), postal
 codes to the Canadian ``A1A1A1`` form plus their forward sortation area, streets to a canonical
 spelling, and birth dates split into parts so swapped day/month can be recognised.
+
+A record's **relatives** (parents, siblings recorded at its agency) are reduced to two lists: their
+birth dates and their given names. When a family moves to another agency, the whole family is
+registered again there, so the same child's two records share their mother's and siblings' birth
+dates even when every address differs; two namesakes from different families share none.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ FRAME_COLUMNS = [
     "fsa",
     "postal_history",
     "phone",
+    "rel_dobs",
+    "rel_names",
 ]
 
 _POSTAL = re.compile(r"^[A-Z]\d[A-Z]\d[A-Z]\d$")
@@ -166,12 +173,29 @@ def _as_date(value: object) -> date | None:
     return None
 
 
+def _date_list(values: object) -> list[str] | None:
+    """Sorted distinct ISO dates of a list (None when there are none: unknown, not "no relatives")."""
+    if not isinstance(values, list | tuple):
+        return None
+    out = {d.isoformat() for d in (_as_date(v) for v in values) if d}
+    out |= {v for v in values if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)}
+    return sorted(out) or None
+
+
+def _name_list(values: object) -> list[str] | None:
+    if not isinstance(values, list | tuple):
+        return None
+    out = {n for n in (clean_name(v) for v in values) if n}
+    return sorted(out) or None
+
+
 def person_frame(records: pd.DataFrame) -> pd.DataFrame:
     """The matcher's input frame from raw person records.
 
     ``records`` has ``record_id`` and any of: given_name, middle_name, surname, birth_date (a
     date or None), sex, street, city, postal_code, phone, postal_history (list of postal codes
-    the person has lived at). Missing columns are treated as missing values.
+    the person has lived at), relative_birth_dates and relative_given_names (lists, from the
+    recorded relationships). Missing columns are treated as missing values.
     """
     n = len(records)
 
@@ -213,6 +237,8 @@ def person_frame(records: pd.DataFrame) -> pd.DataFrame:
             "fsa": [p[:3] if p else None for p in postal],
             "postal_history": history,
             "phone": [clean_phone(v) for v in col("phone")],
+            "rel_dobs": [_date_list(v) for v in col("relative_birth_dates")],
+            "rel_names": [_name_list(v) for v in col("relative_given_names")],
         }
     )
     return frame[FRAME_COLUMNS]

@@ -33,7 +33,7 @@ from cww.settings import Settings
 from data_quality.dedupe.cluster import constrained_clusters
 from data_quality.dedupe.evaluate import PairwiseScore, pairwise_score
 from data_quality.dedupe.match import finish_pairs, score_and_cluster, twin_cannot_links
-from data_quality.dedupe.model import load_model, new_linker, save_model, train
+from data_quality.dedupe.model import load_model, new_linker, register_term_frequencies, save_model, train
 from data_quality.dedupe.normalise import FRAME_COLUMNS, person_frame
 
 SCHEMA = "data_quality"
@@ -47,8 +47,12 @@ create table if not exists {SCHEMA}.person_frame (
     given_name text, middle_name text, given_set text[], given_key text, given_mp text,
     surname text, surname_tokens text[], surname_mp text,
     birth_date text, dob_y int, dob_m int, dob_d int, sex text,
-    street text, city text, postal_code text, fsa text, postal_history text[], phone text
+    street text, city text, postal_code text, fsa text, postal_history text[], phone text,
+    rel_dobs text[], rel_names text[]
 );
+-- model v2 added the relatives' birth dates and names (tables created by v1 lack them)
+alter table {SCHEMA}.person_frame add column if not exists rel_dobs text[];
+alter table {SCHEMA}.person_frame add column if not exists rel_names text[];
 create table if not exists {SCHEMA}.person_match_pairs (
     person_id_l bigint not null,
     person_id_r bigint not null,
@@ -101,13 +105,35 @@ with addr as (
     from raw.person_address
     where not _deleted and not is_deleted
     group by person_id
+),
+link as (
+    select person_id, related_person_id as other_id from raw.person_relationship
+    where not _deleted and not is_deleted
+    union
+    select related_person_id, person_id from raw.person_relationship
+    where not _deleted and not is_deleted
+),
+rel as (
+    select l.person_id,
+           array_agg(distinct q.birth_date order by q.birth_date)
+               filter (where q.birth_date is not null) as relative_birth_dates,
+           array_agg(distinct q.given_name order by q.given_name)
+               filter (where q.given_name is not null) as relative_given_names
+    from link l
+    join raw.person q on q.person_id = l.other_id and not q._deleted and not q.is_deleted
+    where l.person_id <> l.other_id
+    group by l.person_id
 )
 select p.person_id, p.agency_id, p.given_name, p.middle_name, p.surname, p.birth_date, p.sex_code as sex,
        p.phone, a.street, a.city, a.postal_code, a.postal_history,
+       r.relative_birth_dates, r.relative_given_names,
        md5(concat_ws('|', p.given_name, p.middle_name, p.surname, p.birth_date, p.sex_code, p.phone,
-                     a.street, a.city, a.postal_code, array_to_string(a.postal_history, ','))) as fingerprint
+                     a.street, a.city, a.postal_code, array_to_string(a.postal_history, ','),
+                     array_to_string(r.relative_birth_dates, ','),
+                     array_to_string(r.relative_given_names, ','))) as fingerprint
 from raw.person p
 left join addr a using (person_id)
+left join rel r using (person_id)
 where not p._deleted and not p.is_deleted
 """
 
@@ -397,6 +423,10 @@ def _score_changed(
     settings["linker_uid"] = None
     settings["probability_two_random_records_match"] = prior
     linker = new_linker(frame, settings)
+    # Term frequencies of the names come from everyone (predict_between/within do not derive
+    # them from the records they are given, and a night's few changes are no sample of the
+    # province's names).
+    register_term_frequencies(linker)
     db_api = linker._db_api
     left = db_api.register(frame[is_new].reset_index(drop=True), table_name="changed_persons")
     right = db_api.register(frame[~is_new].reset_index(drop=True), table_name="other_persons")
