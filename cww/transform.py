@@ -218,7 +218,13 @@ def set_role_passwords(settings: Settings, server: Any = None) -> list[str]:
 
     server = server or resolve_server(settings)
     with server.connect(settings.warehouse_db) as conn:
-        roles = [r[0] for r in conn.execute("select role_name from reporting.agency_roles order by 1")]
+        # A subset build (Dagster selection, `--select`) may not have built the mapping yet.
+        built = conn.execute("select to_regclass('reporting.agency_roles') is not null").fetchone()[0]
+        roles = (
+            [r[0] for r in conn.execute("select role_name from reporting.agency_roles order by 1")]
+            if built
+            else []
+        )
         roles.append(analyst_role(settings.role_prefix))
         for role in roles:
             conn.execute(

@@ -68,11 +68,21 @@ def cww_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, cww_settings: CwwSettingsResource
 ) -> Iterator[Any]:
     """`dbt build` of the selected nodes against the settings' warehouse, then role passwords."""
+    from cww.postgres import resolve_server
     from cww.transform import dbt_env, dbt_vars, environment, prepare_warehouse, set_role_passwords
+    from data_quality.expectations.gate import dbt_exclusions
 
     settings = cww_settings.settings()
-    prepare_warehouse(settings)
+    server = resolve_server(settings)
+    prepare_warehouse(settings, server)
     args = ["build", "--vars", json.dumps(dbt_vars(settings))]
+    # Blocking raw checks cannot stop this step (it owns the raw source-test checks), so the gate
+    # is dbt's own selection: what reads a table that failed tonight keeps yesterday's state.
+    with server.connect(settings.warehouse_db) as conn:
+        excluded = dbt_exclusions(conn)
+    if excluded:
+        context.log.warning(f"blocking raw checks failed; not rebuilding: {' '.join(excluded)}")
+        args += ["--exclude", *excluded]
     with environment(dbt_env(settings)):
         yield from dbt.cli(args, context=context).stream()
     set_role_passwords(settings)
