@@ -38,9 +38,11 @@ def bring_up(settings: Settings, provision_only: bool = False) -> list[str]:
     lines = [f"Superset: {superset.url}  (log: {superset.log_file})", *result.summary()]
     lines.append("logins (passwords derive from CWW_ROLE_SECRET; admin from CWW_SUPERSET_ADMIN_PASSWORD):")
     lines.extend(f"  {user:<24} {password}" for user, password in result.logins.items())
-    first = next(iter(result.dashboards), None)
+    kids = [slug for slug in result.dashboards if slug.startswith("kids-in-care-")]
+    first = kids[0] if kids else next(iter(result.dashboards), None)
     if first:
         lines.append(f"open: {superset.url}/superset/dashboard/{first}/")
+        lines.append(f"data team: {superset.url}/superset/dashboard/data-quality/")
     return lines
 
 
