@@ -28,6 +28,12 @@ def run_demo(settings: Settings) -> None:
         for line in extract_demo(settings):
             console.print(f"  {line}")
 
+    with step("Duplicate persons (Splink matching → data_quality.master_person)"):
+        from data_quality.dedupe.warehouse import run_dedupe
+
+        for line in run_dedupe(settings, full=True):
+            console.print(f"  {line}")
+
     with step("Warehouse marts (dbt build; children in care per agency)"):
         from cww.transform import demo_step
 
@@ -55,3 +61,24 @@ def run_demo(settings: Settings) -> None:
 
         for line in dashboards_demo(settings):
             console.print(f"  {line}")
+
+    _where_to_look(settings)
+
+
+def _where_to_look(settings: Settings) -> None:
+    """The last thing a person reads: where each result is and how to open it."""
+    from dashboards.server import superset_server
+
+    home = settings.home
+    console.print("\n[bold]Where to look[/]")
+    rows = [
+        ("CSV reports", f"{home / 'reports'}/<agency>/"),
+        ("Data Docs (data quality)", f"{home / 'data_docs' / 'index.html'}"),
+        ("Dashboards", f".venv/bin/cww dashboards up  → {superset_server(settings).url}"),
+        ("Dagster UI", 'eval "$(.venv/bin/python -m dagster_project.instance)" && .venv/bin/dagster dev'),
+        ("Ad hoc SQL", f"psql against database {settings.warehouse_db} (schemas marts, reporting)"),
+        ("Person search", '.venv/bin/cww search "jon smyth 2014-03"'),
+        ("Source again", ".venv/bin/cww simulate advance --days 1 && .venv/bin/cww extract"),
+    ]
+    for label, where in rows:
+        console.print(f"  {label:<26} {where}")
