@@ -21,6 +21,12 @@ test: env
 lint: env
 	@$(UV) run --frozen ruff check .
 
+# One benchmark: make bench B=extract (see README "Benchmarks"); BENCH_ARGS passes options.
+B ?= extract
+BENCH_ARGS ?=
+bench: env
+	@$(UV) run --frozen --group bench python bench/$(B).py $(BENCH_ARGS)
+
 clean:
 	-@$(UV) run --frozen cww db down
 	rm -rf .cww
