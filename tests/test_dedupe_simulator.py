@@ -19,7 +19,7 @@ def test_tiny_province_against_truth(cww_settings: Settings, pg_server: Server) 
     assert summary.mode == "full" and summary.persons > 1000
     score = evaluate_against_truth(cww_settings)
     assert score.true_pairs > 100
-    assert score.precision >= 0.9 and score.recall >= 0.75, score.lines()
+    assert score.precision >= 0.98 and score.recall >= 0.93, score.lines()
     with psycopg.connect(pg_server.conninfo(cww_settings.source_db)) as src:
         twins = src.execute(
             "select person_id, true_person_id from truth.person_identity where is_twin"

@@ -82,6 +82,37 @@ def twin_cannot_links(linker) -> list[tuple[str, str]]:  # type: ignore[no-untyp
     return [(str(a), str(b)) for a, b in rows]
 
 
+def _is_list(value: object) -> bool:
+    """A non-empty list/array cell (pandas turns missing ones into None or NaN)."""
+    return hasattr(value, "__len__") and not isinstance(value, str) and len(value) > 0  # type: ignore[arg-type]
+
+
+def appears_among_relatives(frame: pd.DataFrame, pairs: pd.DataFrame) -> list[bool]:
+    """Whether one record of each pair looks like a recorded relative of the other.
+
+    A father and son both called Minh Nguyen at one address, the son's migrated copy without a
+    birth date: names and household say "same person", but the father's record lists a son
+    called Minh — with the copy's birth date, or the copy has none. Either record may then be
+    the relative, so the pair is never merged (it stays in the review list).
+    """
+    if pairs.empty:
+        return []
+    f = frame.set_index("unique_id")
+    given = f["given_name"].to_dict()
+    dob = f["birth_date"].to_dict()
+    rel_names = f["rel_names"].to_dict()
+    rel_dobs = f["rel_dobs"].to_dict()
+
+    def among(a: str, b: str) -> bool:
+        names, name = rel_names.get(a), given.get(b)
+        if not isinstance(name, str) or not _is_list(names) or name not in list(names):
+            return False
+        dates, born = rel_dobs.get(a), dob.get(b)
+        return not isinstance(born, str) or (_is_list(dates) and born in list(dates))
+
+    return [among(a, b) or among(b, a) for a, b in zip(pairs["id_l"], pairs["id_r"], strict=True)]
+
+
 def score_and_cluster(
     frame: pd.DataFrame,
     model: dict[str, Any],
@@ -102,7 +133,7 @@ def score_and_cluster(
         threshold_match_probability=min(review_threshold, match_threshold), warning_mode="never"
     )
     pairs = predictions.as_pandas_dataframe()
-    pairs = finish_pairs(pairs, model["splink_settings"], twins, cannot_link or [])
+    pairs = finish_pairs(pairs, model["splink_settings"], twins, cannot_link or [], frame)
     edges = [
         (a, b, p)
         for a, b, p, blocked in pairs[["id_l", "id_r", "match_probability", "cannot_link"]].itertuples(
@@ -110,8 +141,13 @@ def score_and_cluster(
         )
         if blocked is None or pd.isna(blocked)
     ]
+    flagged = [
+        (a, b)
+        for a, b, c in pairs[["id_l", "id_r", "cannot_link"]].itertuples(index=False)
+        if isinstance(c, str)
+    ]
     clusters = constrained_clusters(
-        frame["unique_id"].tolist(), edges, match_threshold, twins + (cannot_link or [])
+        frame["unique_id"].tolist(), edges, match_threshold, twins + (cannot_link or []) + flagged
     )
     return MatchResult(pairs=pairs, clusters=clusters, prior=prior)
 
@@ -121,8 +157,13 @@ def finish_pairs(
     splink_settings: dict[str, Any],
     twins: list[tuple[str, str]],
     related: list[tuple[str, str]],
+    frame: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Normalise Splink's prediction frame: ordered ids, agreement text, cannot-link reason."""
+    """Normalise Splink's prediction frame: ordered ids, agreement text, cannot-link reason.
+
+    Reasons: "twins" (see `twin_cannot_links`), "recorded relationship" (the source links the two
+    records), "relative of the other" (one is named among the other's relatives; needs `frame`).
+    """
     labels = level_labels(splink_settings)
     if pairs.empty:
         return pd.DataFrame(
@@ -140,7 +181,15 @@ def finish_pairs(
     twin_set = {tuple(sorted(p)) for p in twins}
     rel_set = {tuple(sorted(p)) for p in related}
     keys = [tuple(sorted(p)) for p in zip(out["id_l"], out["id_r"], strict=True)]
+    among = appears_among_relatives(frame, out) if frame is not None else [False] * len(out)
     out["cannot_link"] = [
-        "twins" if k in twin_set else ("recorded relationship" if k in rel_set else None) for k in keys
+        "twins"
+        if k in twin_set
+        else "recorded relationship"
+        if k in rel_set
+        else "relative of the other"
+        if rel
+        else None
+        for k, rel in zip(keys, among, strict=True)
     ]
     return out.reset_index(drop=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # Chosen from the evaluation against the simulator's truth (README, "Data quality"): household
 # data needs a high bar, because near-misses are usually siblings.
 MATCH_THRESHOLD = 0.95
+# DuckDB's own memory (Splink's blocking and scoring tables); beyond it DuckDB spills to disk.
+DUCKDB_MEMORY_LIMIT = "2GB"
 # Pairs at or above this probability are kept in person_match_pairs for records staff to review.
 REVIEW_THRESHOLD = 0.50
 
@@ -241,6 +244,11 @@ def new_linker(frame: pd.DataFrame, settings: dict[str, Any]):  # type: ignore[n
     quiet_splink()
     con = duckdb.connect()
     con.execute("set threads to 2")
+    # Bounded memory (the provincial person table must match within 6 GB, pandas frame included):
+    # DuckDB spills blocking and scoring tables to disk beyond this instead of growing.
+    con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"set temp_directory = '{tempfile.gettempdir()}/cww_dedupe_duckdb'")
+    con.execute("set preserve_insertion_order = false")
     db_api = DuckDBAPI(connection=con)
     table = db_api.register(frame, table_name="persons")
     return Linker(table, settings, log_level=logging.WARNING)

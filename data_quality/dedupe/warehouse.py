@@ -20,6 +20,7 @@ re-clusters everyone (and is what the first run does).
 from __future__ import annotations
 
 import copy
+import gc
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,27 @@ def _read_source(conn: psycopg.Connection, only_ids: list[int] | None = None) ->
     return pd.DataFrame(cur.fetchall(), columns=cols)
 
 
+# Rows normalised per batch when reading everyone: the raw rows of a province (1.7 M persons
+# with address and relatives' lists) cost ~3 GB as Python objects, a batch a few hundred MB.
+READ_BATCH = 200_000
+
+
+def _read_frame(conn: psycopg.Connection) -> pd.DataFrame:
+    """Every person's normalised frame, read with a server-side cursor and normalised in batches."""
+    parts = []
+    with conn.cursor(name="dedupe_person_source") as cur:
+        cur.itersize = READ_BATCH
+        cur.execute(_SOURCE_SQL)
+        cols: list[str] | None = None
+        while rows := cur.fetchmany(READ_BATCH):
+            cols = cols or [d.name for d in cur.description]
+            parts.append(_frame_from_source(pd.DataFrame(rows, columns=cols)))
+            del rows
+    if not parts:
+        return _frame_from_source(_read_source(conn, []))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _relationships(conn: psycopg.Connection) -> list[tuple[str, str]]:
     """Records linked by any relationship (parent, sibling, twin, kin) are different people."""
     rows = conn.execute(
@@ -297,20 +319,19 @@ def _merged(conn: psycopg.Connection) -> int:
 
 
 def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool) -> RunSummary:
-    src = _read_source(conn)
-    frame = _frame_from_source(src)
-    if retrain:
-        path = save_model(train(frame[FRAME_COLUMNS]), "warehouse raw.person", len(frame))
-        model = load_model(path)
-    assert model is not None
-    result = (
-        score_and_cluster(frame[FRAME_COLUMNS], model, cannot_link=_relationships(conn))
-        if len(frame) > 1
-        else None
-    )
+    frame = _read_frame(conn)
     for table in ("person_frame", "person_match_pairs", "master_person"):
         conn.execute(f"truncate {SCHEMA}.{table}")
     _copy_frame(conn, frame)
+    # Only the matcher's columns from here on (the fingerprints are stored; memory matters at
+    # provincial scale).
+    frame = frame[FRAME_COLUMNS]
+    gc.collect()
+    if retrain:
+        path = save_model(train(frame), "warehouse raw.person", len(frame))
+        model = load_model(path)
+    assert model is not None
+    result = score_and_cluster(frame, model, cannot_link=_relationships(conn)) if len(frame) > 1 else None
     clusters = result.clusters if result else {pid: pid for pid in frame["unique_id"]}
     if result is not None:
         _write_pairs(conn, result.pairs, model["version"])
@@ -449,7 +470,7 @@ def _score_changed(
     )
     twins = [(a, b) for a, b in twin_cannot_links(linker) if a in ids or b in ids]
     rel = [(a, b) for a, b in _relationships_for(conn, changed)]
-    return finish_pairs(pairs, model["splink_settings"], twins, rel)
+    return finish_pairs(pairs, model["splink_settings"], twins, rel, frame)
 
 
 def _relationships_for(conn: psycopg.Connection, ids: list[int]) -> list[tuple[str, str]]:
