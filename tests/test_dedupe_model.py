@@ -119,8 +119,7 @@ def test_relative_of_the_other_is_never_merged() -> None:
     )
     frame = person_frame(records)
     pairs = pd.DataFrame({"id_l": ["1", "1", "4", "2"], "id_r": ["2", "3", "5", "3"]})
-    # father ↔ son's copy (named among his relatives, no birth date to tell): refused;
-    # father ↔ son (the son's birth date is his relative's): refused; Linh ↔ Linh: allowed;
-    # the son ↔ his own copy: refused too — without a birth date the copy may be either Minh,
-    # so the pair is left to records staff (it stays in person_match_pairs).
-    assert appears_among_relatives(frame, pairs) == [True, True, False, True]
+    # father ↔ son's copy without a birth date: nothing to tell them apart, left to the scores;
+    # father ↔ son (named among his relatives, with that relative's birth date): refused;
+    # Linh ↔ Linh: allowed; the son ↔ his own copy: allowed.
+    assert appears_among_relatives(frame, pairs) == [False, True, False, False]

@@ -254,12 +254,6 @@ def new_linker(frame: pd.DataFrame, settings: dict[str, Any]):  # type: ignore[n
     return Linker(table, settings, log_level=logging.WARNING)
 
 
-def register_term_frequencies(linker) -> None:  # type: ignore[no-untyped-def]
-    """Compute the name term-frequency tables over the linker's whole input (cached in Splink)."""
-    for column in linker._settings_obj._term_frequency_columns:
-        linker.table_management.compute_tf_table(column.name)
-
-
 def estimate_prior(linker) -> None:  # type: ignore[no-untyped-def]
     """Set λ (the chance two random records match) for *this* data set.
 

@@ -23,10 +23,12 @@ import copy
 import gc
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from cww.errors import CwwError
 from cww.postgres import resolve_server
@@ -34,7 +36,7 @@ from cww.settings import Settings
 from data_quality.dedupe.cluster import constrained_clusters
 from data_quality.dedupe.evaluate import PairwiseScore, pairwise_score
 from data_quality.dedupe.match import finish_pairs, score_and_cluster, twin_cannot_links
-from data_quality.dedupe.model import load_model, new_linker, register_term_frequencies, save_model, train
+from data_quality.dedupe.model import load_model, new_linker, save_model, train
 from data_quality.dedupe.normalise import FRAME_COLUMNS, person_frame
 
 SCHEMA = "data_quality"
@@ -72,6 +74,11 @@ create table if not exists {SCHEMA}.master_person (
     matched_at timestamptz not null default now()
 );
 create index if not exists master_person_master on {SCHEMA}.master_person (master_person_id);
+-- the nightly run fetches the blocking neighbourhood of changed persons through these
+create index if not exists person_frame_birth_date on {SCHEMA}.person_frame (birth_date);
+create index if not exists person_frame_phone on {SCHEMA}.person_frame (phone);
+create index if not exists person_frame_postal_history on {SCHEMA}.person_frame using gin (postal_history);
+create index if not exists person_frame_rel_dobs on {SCHEMA}.person_frame using gin (rel_dobs);
 create table if not exists {SCHEMA}.match_run (
     run_id bigserial primary key,
     started_at timestamptz not null default now(),
@@ -85,6 +92,8 @@ create table if not exists {SCHEMA}.match_run (
     merged_records int not null,
     seconds double precision not null
 );
+-- newest raw _extracted_at seen by a run: the next night looks only at raw rows after it
+alter table {SCHEMA}.match_run add column if not exists raw_watermark timestamptz;
 create or replace view {SCHEMA}.person_match as
     select person_id, master_person_id from {SCHEMA}.master_person;
 comment on table {SCHEMA}.master_person is
@@ -95,7 +104,7 @@ comment on table {SCHEMA}.person_match_pairs is
 
 # Raw person rows with their current address and postal-code history; the fingerprint covers
 # every column the matcher reads, so any change to them (or a move) re-matches the person.
-_SOURCE_SQL = """
+_SOURCE_SQL_TEMPLATE = """
 with addr as (
     select person_id,
            (array_agg(street order by end_date is not null, start_date desc, address_id desc))[1] as street,
@@ -104,15 +113,15 @@ with addr as (
                as postal_code,
            array_agg(distinct postal_code) filter (where postal_code is not null) as postal_history
     from raw.person_address
-    where not _deleted and not is_deleted
+    where not _deleted and not is_deleted {only_ids}
     group by person_id
 ),
 link as (
     select person_id, related_person_id as other_id from raw.person_relationship
-    where not _deleted and not is_deleted
+    where not _deleted and not is_deleted {only_ids}
     union
     select related_person_id, person_id from raw.person_relationship
-    where not _deleted and not is_deleted
+    where not _deleted and not is_deleted {only_related_ids}
 ),
 rel as (
     select l.person_id,
@@ -135,8 +144,16 @@ select p.person_id, p.agency_id, p.given_name, p.middle_name, p.surname, p.birth
 from raw.person p
 left join addr a using (person_id)
 left join rel r using (person_id)
-where not p._deleted and not p.is_deleted
+where not p._deleted and not p.is_deleted {only_p_ids}
 """
+_SOURCE_SQL = _SOURCE_SQL_TEMPLATE.format(only_ids="", only_related_ids="", only_p_ids="")
+# The same rows for some persons only (parameter: an array of person ids); every CTE is
+# restricted, so a night's few hundred persons do not aggregate the whole province.
+_SOURCE_SQL_FOR_IDS = _SOURCE_SQL_TEMPLATE.format(
+    only_ids="and person_id = any(%(ids)s)",
+    only_related_ids="and related_person_id = any(%(ids)s)",
+    only_p_ids="and p.person_id = any(%(ids)s)",
+)
 
 
 @dataclass
@@ -182,8 +199,10 @@ def _require_raw(conn: psycopg.Connection) -> None:
 
 
 def _read_source(conn: psycopg.Connection, only_ids: list[int] | None = None) -> pd.DataFrame:
-    sql = _SOURCE_SQL + (" and p.person_id = any(%s)" if only_ids is not None else "")
-    cur = conn.execute(sql, (only_ids,) if only_ids is not None else None)
+    if only_ids is None:
+        cur = conn.execute(_SOURCE_SQL)
+    else:
+        cur = conn.execute(_SOURCE_SQL_FOR_IDS, {"ids": only_ids})
     cols = [d.name for d in cur.description]
     return pd.DataFrame(cur.fetchall(), columns=cols)
 
@@ -286,6 +305,7 @@ def run_matching(settings: Settings, full: bool = False, retrain: bool = False) 
         ensure_schema(conn)
         conn.commit()
         model = None if retrain else load_model()
+        watermark = _raw_watermark(conn)
         previous = _last_prior(conn)
         if full or retrain or previous is None:
             summary = _full(conn, model, retrain)
@@ -295,7 +315,7 @@ def run_matching(settings: Settings, full: bool = False, retrain: bool = False) 
         summary.seconds = time.perf_counter() - started
         conn.execute(
             f"insert into {SCHEMA}.match_run (mode, model_version, prior, persons, changed, removed, pairs,"
-            " merged_records, seconds) values (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            " merged_records, seconds, raw_watermark) values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 summary.mode,
                 summary.model_version,
@@ -306,6 +326,7 @@ def run_matching(settings: Settings, full: bool = False, retrain: bool = False) 
                 summary.pairs,
                 summary.merged_records,
                 summary.seconds,
+                watermark,
             ),
         )
         conn.commit()
@@ -350,20 +371,85 @@ def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool)
     return summary
 
 
+_RAW_WATERMARK_SQL = """
+select greatest((select max(_extracted_at) from raw.person),
+                (select max(_extracted_at) from raw.person_address),
+                (select max(_extracted_at) from raw.person_relationship))
+"""
+
+# Raw rows extracted after the last run (with an hour's margin for transactions that committed
+# late), and the relatives of those persons (their lists of relatives' names and birth dates
+# change with them). Only these are fingerprinted again; the fingerprint decides what changed.
+_TOUCHED_SQL = """
+with touched as (
+    select person_id from raw.person where _extracted_at > %(since)s
+    union select person_id from raw.person_address where _extracted_at > %(since)s
+    union select person_id from raw.person_relationship where _extracted_at > %(since)s
+    union select related_person_id from raw.person_relationship where _extracted_at > %(since)s
+)
+select person_id from touched
+union select r.related_person_id from raw.person_relationship r join touched t using (person_id)
+union select r.person_id from raw.person_relationship r join touched t on t.person_id = r.related_person_id
+"""
+
+
+def _raw_watermark(conn: psycopg.Connection) -> Any:
+    return conn.execute(_RAW_WATERMARK_SQL).fetchone()[0]
+
+
+def _last_watermark(conn: psycopg.Connection) -> Any:
+    row = conn.execute(
+        f"select raw_watermark from {SCHEMA}.match_run order by run_id desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _changes(conn: psycopg.Connection) -> tuple[list[int], list[int]]:
+    """(new or changed person ids, removed person ids) since the last run.
+
+    With a watermark from the last run only the raw rows extracted since then (and their
+    relatives) are fingerprinted: cost ∝ change. Without one (a run by an older version),
+    everyone is fingerprinted once.
+    """
+    since = _last_watermark(conn)
+    if since is None:
+        current = dict(conn.execute(f"select person_id, fingerprint from ({_SOURCE_SQL}) s").fetchall())
+        stored = dict(conn.execute(f"select person_id, fingerprint from {SCHEMA}.person_frame").fetchall())
+        changed = [pid for pid, fp in current.items() if stored.get(pid) != fp]
+        return changed, [pid for pid in stored if pid not in current]
+    candidates = [r[0] for r in conn.execute(_TOUCHED_SQL, {"since": since - timedelta(hours=1)}).fetchall()]
+    current = dict(
+        conn.execute(
+            f"select person_id, fingerprint from ({_SOURCE_SQL_FOR_IDS}) s", {"ids": candidates}
+        ).fetchall()
+    )
+    stored = dict(
+        conn.execute(
+            f"select person_id, fingerprint from {SCHEMA}.person_frame where person_id = any(%s)",
+            (candidates,),
+        ).fetchall()
+    )
+    changed = [pid for pid, fp in current.items() if stored.get(pid) != fp]
+    removed = [
+        r[0]
+        for r in conn.execute(
+            f"select f.person_id from {SCHEMA}.person_frame f where not exists (select 1 from raw.person p"
+            " where p.person_id = f.person_id and not p._deleted and not p.is_deleted)"
+        )
+    ]
+    return changed, removed
+
+
 def _incremental(conn: psycopg.Connection, model: dict[str, Any], prior: float) -> RunSummary:
     """Re-normalise and re-score only new/changed persons; re-cluster only what they touch."""
-    fingerprints = dict(conn.execute(f"select person_id, fingerprint from ({_SOURCE_SQL}) s").fetchall())
-    stored = dict(conn.execute(f"select person_id, fingerprint from {SCHEMA}.person_frame").fetchall())
-    changed = [pid for pid, fp in fingerprints.items() if stored.get(pid) != fp]
-    removed = [pid for pid in stored if pid not in fingerprints]
+    changed, removed = _changes(conn)
     touched = changed + removed
     if touched:
         conn.execute(f"delete from {SCHEMA}.person_frame where person_id = any(%s)", (touched,))
     if changed:
         _copy_frame(conn, _frame_from_source(_read_source(conn, changed)))
-    summary = RunSummary(
-        "incremental", len(fingerprints), len(changed), len(removed), 0, 0, 0.0, model["version"]
-    )
+    persons = conn.execute(f"select count(*) from {SCHEMA}.person_frame").fetchone()[0]
+    summary = RunSummary("incremental", persons, len(changed), len(removed), 0, 0, 0.0, model["version"])
     summary.prior = prior
     if not touched:
         summary.merged_records = _merged(conn)
@@ -433,21 +519,79 @@ def _incremental(conn: psycopg.Connection, model: dict[str, Any], prior: float) 
     return summary
 
 
+def _neighbourhood(conn: psycopg.Connection, changed: list[int]) -> pd.DataFrame:
+    """Changed persons plus every stored person a blocking rule could pair them with.
+
+    The blocking rules all require an equal birth date (or the swapped one), phone, a shared
+    postal code ever lived at, or a shared relative's birth date; indexes on person_frame make
+    this a few index look-ups instead of loading the province.
+    """
+    keys = conn.execute(
+        f"select birth_date, dob_y, dob_m, dob_d, phone, postal_history, rel_dobs from {SCHEMA}.person_frame"
+        " where person_id = any(%s)",
+        (changed,),
+    ).fetchall()
+    dobs = {k[0] for k in keys if k[0]}
+    dobs |= {f"{y:04d}-{d:02d}-{m:02d}" for _, y, m, d, *_ in keys if y and m and d and d <= 12}
+    phones = sorted({k[4] for k in keys if k[4]})
+    postals = sorted({c for k in keys for c in (k[5] or [])})
+    rel_dobs = sorted({c for k in keys for c in (k[6] or [])})
+    cur = conn.execute(
+        f"select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])} from {SCHEMA}.person_frame"
+        " where person_id = any(%(changed)s) or birth_date = any(%(dobs)s) or phone = any(%(phones)s)"
+        " or postal_history && %(postals)s::text[] or rel_dobs && %(rel_dobs)s::text[]",
+        {
+            "changed": changed,
+            "dobs": sorted(dobs),
+            "phones": phones,
+            "postals": postals,
+            "rel_dobs": rel_dobs,
+        },
+    )
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    for c in ("dob_y", "dob_m", "dob_d"):
+        frame[c] = pd.array(frame[c], dtype="Int32")
+    return frame[FRAME_COLUMNS]
+
+
+def _register_province_term_frequencies(  # type: ignore[no-untyped-def]
+    conn: psycopg.Connection, linker, splink_settings: dict[str, Any]
+) -> None:
+    """Name frequencies of the whole province (computed in PostgreSQL), not of the neighbourhood."""
+    columns = {
+        lv["tf_adjustment_column"]
+        for comp in splink_settings["comparisons"]
+        for lv in comp["comparison_levels"]
+        if lv.get("tf_adjustment_column")
+    }
+    for name in sorted(columns):
+        cur = conn.execute(
+            sql.SQL(
+                "select {c}, count(*)::float8 / sum(count(*)) over () as {tf} from {t}"
+                " where {c} is not null group by {c}"
+            ).format(
+                c=sql.Identifier(name),
+                tf=sql.Identifier(f"tf_{name}"),
+                t=sql.Identifier(SCHEMA, "person_frame"),
+            )
+        )
+        table = pd.DataFrame(cur.fetchall(), columns=[name, f"tf_{name}"])
+        registered = linker._db_api.register(table, table_name=f"province_tf_{name}")
+        linker.table_management.register_term_frequency_lookup(registered, name)
+
+
 def _score_changed(
     conn: psycopg.Connection, model: dict[str, Any], prior: float, changed: list[int]
 ) -> pd.DataFrame:
-    """Score changed persons against everyone else and among themselves (Splink, saved model)."""
-    frame = _load_frame(conn)
+    """Score changed persons against their blocking neighbourhood and among themselves."""
+    frame = _neighbourhood(conn, changed)
     ids = {str(i) for i in changed}
     is_new = frame["unique_id"].isin(ids)
     settings = copy.deepcopy(model["splink_settings"])
     settings["linker_uid"] = None
     settings["probability_two_random_records_match"] = prior
     linker = new_linker(frame, settings)
-    # Term frequencies of the names come from everyone (predict_between/within do not derive
-    # them from the records they are given, and a night's few changes are no sample of the
-    # province's names).
-    register_term_frequencies(linker)
+    _register_province_term_frequencies(conn, linker, settings)
     db_api = linker._db_api
     left = db_api.register(frame[is_new].reset_index(drop=True), table_name="changed_persons")
     right = db_api.register(frame[~is_new].reset_index(drop=True), table_name="other_persons")
