@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,34 +21,50 @@ def pg_server() -> Server:
     return resolve_server(Settings())
 
 
-@pytest.fixture
-def cww_settings(pg_server: Server, tmp_path) -> Iterator[Settings]:
-    """Settings naming fresh, unique source and warehouse databases and reader role.
-
-    Nothing is created here; whatever the test creates under these names is dropped after.
-    """
+def _throwaway_settings(home: Path) -> Settings:
+    """Settings naming fresh, unique source/warehouse databases and roles (nothing is created)."""
     tag = uuid.uuid4().hex[:8]
-    base = Settings()
-    settings = base.model_copy(
+    return Settings().model_copy(
         update={
             "source_db": f"cwwt_{tag}_source",
             "warehouse_db": f"cwwt_{tag}_warehouse",
             "source_reader_role": f"cwwt_{tag}_reader",
             "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path / "cww_home",
+            "home": home,
         }
     )
-    yield settings
+
+
+def _drop_throwaway(server: Server, settings: Settings) -> None:
+    """Drop both databases and every cluster-wide role the test created under its prefix."""
     for db in (settings.source_db, settings.warehouse_db):
-        drop_database(pg_server, db)
-    drop_role(pg_server, settings.source_reader_role)
-    with pg_server.connect() as conn:
+        drop_database(server, db)
+    drop_role(server, settings.source_reader_role)
+    with server.connect() as conn:
         leftover = [
             r[0]
-            for r in conn.execute("select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",))
+            for r in conn.execute(
+                "select rolname from pg_roles where rolname like %s", (f"{settings.role_prefix}_%",)
+            )
         ]
     for role in leftover:
-        drop_role(pg_server, role)
+        drop_role(server, role)
+
+
+@pytest.fixture
+def cww_settings(pg_server: Server, tmp_path: Path) -> Iterator[Settings]:
+    """Throwaway settings for one test; whatever it creates under these names is dropped after."""
+    settings = _throwaway_settings(tmp_path / "cww_home")
+    yield settings
+    _drop_throwaway(pg_server, settings)
+
+
+@pytest.fixture(scope="module")
+def module_settings(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Throwaway settings shared by a module (for a pipeline built once per module), dropped after."""
+    settings = _throwaway_settings(tmp_path_factory.mktemp("cww") / "cww_home")
+    yield settings
+    _drop_throwaway(pg_server, settings)
 
 
 # --------------------------------------------------------------------------- extraction (extract/)

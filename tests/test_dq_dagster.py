@@ -7,7 +7,6 @@ One tiny source per module; extract runs through the real raw asset.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date
 
@@ -15,26 +14,17 @@ import dagster as dg
 import psycopg
 import pytest
 
-from cww.postgres import Server, drop_database, drop_role
+from cww.postgres import Server
 from cww.settings import Settings, get_settings
 
 AS_OF = date(2025, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def source(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def source(module_settings: Settings) -> Iterator[Settings]:
     from simulator.api import init_source
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path_factory.mktemp("dqd") / "cww_home",
-        }
-    )
+    settings = module_settings
     with pytest.MonkeyPatch.context() as mp:  # Dagster's resource reads the settings from the env
         for name in ("source_db", "warehouse_db", "source_reader_role", "role_prefix", "home"):
             mp.setenv(f"CWW_{name.upper()}", str(getattr(settings, name)))
@@ -44,17 +34,6 @@ def source(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield settings
         finally:
             get_settings.cache_clear()
-            for db in (settings.source_db, settings.warehouse_db):
-                drop_database(pg_server, db)
-            with pg_server.connect() as conn:
-                roles = [
-                    r[0]
-                    for r in conn.execute(
-                        "select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",)
-                    )
-                ]
-            for role in roles:
-                drop_role(pg_server, role)
 
 
 def test_suites_are_checks_on_raw_marts_and_reporting_assets() -> None:

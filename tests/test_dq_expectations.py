@@ -8,14 +8,12 @@ night with three broken raw tables.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cww.postgres import Server, drop_database, drop_role
+from cww.postgres import Server
 from cww.settings import Settings
 from data_quality.expectations.runner import DqRun, run_dq
 
@@ -23,41 +21,19 @@ AS_OF = date(2025, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def chain(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def chain(module_settings: Settings) -> Settings:
     """simulate tiny → extract → dbt build, once for the module."""
     from cww.transform import prepare_warehouse, run_dbt
     from extract.api import run_extract
     from simulator.api import init_source
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path_factory.mktemp("dq") / "cww_home",
-        }
-    )
-    try:
-        init_source(settings, "tiny", 11, force=True, as_of=AS_OF)
-        run_extract(settings)
-        # dbt's own tests are other suites' business (and cost time): models, seeds, snapshots only.
-        prepare_warehouse(settings)
-        run_dbt(settings, ["build", "--exclude-resource-type", "test", "unit_test"])
-        yield settings
-    finally:
-        for db in (settings.source_db, settings.warehouse_db):
-            drop_database(pg_server, db)
-        with pg_server.connect() as conn:
-            roles = [
-                r[0]
-                for r in conn.execute(
-                    "select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",)
-                )
-            ]
-        for role in roles:
-            drop_role(pg_server, role)
+    settings = module_settings
+    init_source(settings, "tiny", 11, force=True, as_of=AS_OF)
+    run_extract(settings)
+    # dbt's own tests are other suites' business (and cost time): models, seeds, snapshots only.
+    prepare_warehouse(settings)
+    run_dbt(settings, ["build", "--exclude-resource-type", "test", "unit_test"])
+    return settings
 
 
 def source_sql(server: Server, settings: Settings, statement: str) -> int:

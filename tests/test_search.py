@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cww.postgres import Server, drop_database, drop_role
+from cww.postgres import Server
 from cww.security import agency_role, analyst_role, role_password
 from cww.settings import Settings
 from data_quality.search import refresh_search
@@ -25,48 +25,26 @@ SAMPLE = 12
 
 
 @pytest.fixture(scope="module")
-def search_wh(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def search_wh(module_settings: Settings) -> Settings:
     from cww.transform import build
     from data_quality.dedupe.warehouse import run_matching
     from extract.api import run_extract
     from simulator.api import init_source
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path_factory.mktemp("search") / "cww_home",
-        }
+    settings = module_settings
+    init_source(settings, "tiny", 7, force=True, as_of=AS_OF)
+    run_extract(settings)
+    run_matching(settings)
+    build(settings)
+    first = refresh_search(settings)
+    second = refresh_search(settings)  # idempotent: same tables again, swapped in
+    assert (second.persons, second.master_persons, second.history_rows) == (
+        first.persons,
+        first.master_persons,
+        first.history_rows,
     )
-    try:
-        init_source(settings, "tiny", 7, force=True, as_of=AS_OF)
-        run_extract(settings)
-        run_matching(settings)
-        build(settings)
-        first = refresh_search(settings)
-        second = refresh_search(settings)  # idempotent: same tables again, swapped in
-        assert (second.persons, second.master_persons, second.history_rows) == (
-            first.persons,
-            first.master_persons,
-            first.history_rows,
-        )
-        assert first.persons > 1000 and first.history_rows > 1000
-        yield settings
-    finally:
-        for db in (settings.source_db, settings.warehouse_db):
-            drop_database(pg_server, db)
-        with pg_server.connect() as conn:
-            roles = [
-                r[0]
-                for r in conn.execute(
-                    "select rolname from pg_roles where rolname like %s", (f"cwwt_{tag}_%",)
-                )
-            ]
-        for role in roles:
-            drop_role(pg_server, role)
+    assert first.persons > 1000 and first.history_rows > 1000
+    return settings
 
 
 @pytest.fixture(scope="module")
