@@ -22,10 +22,16 @@ def constrained_clusters(
     cannot_link: Iterable[tuple[str, str]] = (),
 ) -> dict[str, str]:
     """record id → cluster id (the smallest member id), merging edges ≥ threshold best first."""
+    ids = list(ids)
+    edges = [(a, b, p) for a, b, p in edges if p >= threshold]
+    # Only records with an edge can join a cluster: the other 90 % of a province stay singletons
+    # without per-record sets (≈ 1 GB less at provincial scale).
+    linked = {x for a, b, _ in edges for x in (a, b)}
+    known = set(ids)
     parent: dict[str, str] = {}
     members: dict[str, set[str]] = {}
     forbid: dict[str, set[str]] = {}
-    for i in ids:
+    for i in linked & known:
         parent[i] = i
         members[i] = {i}
         forbid[i] = set()
@@ -42,9 +48,7 @@ def constrained_clusters(
             parent[x], x = root, parent[x]
         return root
 
-    for a, b, p in sorted(edges, key=lambda e: -e[2]):
-        if p < threshold:
-            break
+    for a, b, _p in sorted(edges, key=lambda e: -e[2]):
         if a not in parent or b not in parent:
             continue
         ra, rb = find(a), find(b)
@@ -56,7 +60,7 @@ def constrained_clusters(
         parent[small] = big
         members[big] |= members.pop(small)
         forbid[big] |= forbid.pop(small)
-    out: dict[str, str] = {}
+    out: dict[str, str] = {i: i for i in ids}
     for group in members.values():
         rep = min(group, key=id_order)
         for m in group:

@@ -23,7 +23,6 @@ import copy
 import gc
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -92,8 +91,8 @@ create table if not exists {SCHEMA}.match_run (
     merged_records int not null,
     seconds double precision not null
 );
--- newest raw _extracted_at seen by a run: the next night looks only at raw rows after it
-alter table {SCHEMA}.match_run add column if not exists raw_watermark timestamptz;
+-- newest extract batch seen by a run: the next night looks only at raw rows of later batches
+alter table {SCHEMA}.match_run add column if not exists raw_batch_id bigint;
 create or replace view {SCHEMA}.person_match as
     select person_id, master_person_id from {SCHEMA}.master_person;
 comment on table {SCHEMA}.master_person is
@@ -148,11 +147,13 @@ where not p._deleted and not p.is_deleted {only_p_ids}
 """
 _SOURCE_SQL = _SOURCE_SQL_TEMPLATE.format(only_ids="", only_related_ids="", only_p_ids="")
 # The same rows for some persons only (parameter: an array of person ids); every CTE is
-# restricted, so a night's few hundred persons do not aggregate the whole province.
+# restricted, so a night's few hundred persons do not aggregate the whole province. The raw
+# tables have no index on person_id that we own: `in (select unnest(…))` gives a hash semi-join,
+# where `= any(array)` would compare every raw row with every id (minutes at provincial scale).
 _SOURCE_SQL_FOR_IDS = _SOURCE_SQL_TEMPLATE.format(
-    only_ids="and person_id = any(%(ids)s)",
-    only_related_ids="and related_person_id = any(%(ids)s)",
-    only_p_ids="and p.person_id = any(%(ids)s)",
+    only_ids="and person_id in (select unnest(%(ids)s::bigint[]))",
+    only_related_ids="and related_person_id in (select unnest(%(ids)s::bigint[]))",
+    only_p_ids="and p.person_id in (select unnest(%(ids)s::bigint[]))",
 )
 
 
@@ -315,7 +316,7 @@ def run_matching(settings: Settings, full: bool = False, retrain: bool = False) 
         summary.seconds = time.perf_counter() - started
         conn.execute(
             f"insert into {SCHEMA}.match_run (mode, model_version, prior, persons, changed, removed, pairs,"
-            " merged_records, seconds, raw_watermark) values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            " merged_records, seconds, raw_batch_id) values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 summary.mode,
                 summary.model_version,
@@ -344,6 +345,7 @@ def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool)
     for table in ("person_frame", "person_match_pairs", "master_person"):
         conn.execute(f"truncate {SCHEMA}.{table}")
     _copy_frame(conn, frame)
+    conn.execute(f"analyze {SCHEMA}.person_frame")  # the nightly look-ups plan on its statistics
     # Only the matcher's columns from here on (the fingerprints are stored; memory matters at
     # provincial scale).
     frame = frame[FRAME_COLUMNS]
@@ -372,20 +374,21 @@ def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool)
 
 
 _RAW_WATERMARK_SQL = """
-select greatest((select max(_extracted_at) from raw.person),
-                (select max(_extracted_at) from raw.person_address),
-                (select max(_extracted_at) from raw.person_relationship))
+select greatest((select max(_batch_id) from raw.person),
+                (select max(_batch_id) from raw.person_address),
+                (select max(_batch_id) from raw.person_relationship))
 """
 
-# Raw rows extracted after the last run (with an hour's margin for transactions that committed
-# late), and the relatives of those persons (their lists of relatives' names and birth dates
-# change with them). Only these are fingerprinted again; the fingerprint decides what changed.
+# Raw rows of extract batches after the last run's (batch ids come from a sequence, so a batch
+# still loading while a run reads is later than what it saw), and the relatives of those persons
+# (their lists of relatives' names and birth dates change with them). Only these are
+# fingerprinted again; the fingerprint decides what changed.
 _TOUCHED_SQL = """
 with touched as (
-    select person_id from raw.person where _extracted_at > %(since)s
-    union select person_id from raw.person_address where _extracted_at > %(since)s
-    union select person_id from raw.person_relationship where _extracted_at > %(since)s
-    union select related_person_id from raw.person_relationship where _extracted_at > %(since)s
+    select person_id from raw.person where _batch_id > %(since)s
+    union select person_id from raw.person_address where _batch_id > %(since)s
+    union select person_id from raw.person_relationship where _batch_id > %(since)s
+    union select related_person_id from raw.person_relationship where _batch_id > %(since)s
 )
 select person_id from touched
 union select r.related_person_id from raw.person_relationship r join touched t using (person_id)
@@ -398,9 +401,7 @@ def _raw_watermark(conn: psycopg.Connection) -> Any:
 
 
 def _last_watermark(conn: psycopg.Connection) -> Any:
-    row = conn.execute(
-        f"select raw_watermark from {SCHEMA}.match_run order by run_id desc limit 1"
-    ).fetchone()
+    row = conn.execute(f"select raw_batch_id from {SCHEMA}.match_run order by run_id desc limit 1").fetchone()
     return row[0] if row else None
 
 
@@ -417,7 +418,7 @@ def _changes(conn: psycopg.Connection) -> tuple[list[int], list[int]]:
         stored = dict(conn.execute(f"select person_id, fingerprint from {SCHEMA}.person_frame").fetchall())
         changed = [pid for pid, fp in current.items() if stored.get(pid) != fp]
         return changed, [pid for pid in stored if pid not in current]
-    candidates = [r[0] for r in conn.execute(_TOUCHED_SQL, {"since": since - timedelta(hours=1)}).fetchall()]
+    candidates = [r[0] for r in conn.execute(_TOUCHED_SQL, {"since": since}).fetchall()]
     current = dict(
         conn.execute(
             f"select person_id, fingerprint from ({_SOURCE_SQL_FOR_IDS}) s", {"ids": candidates}
@@ -501,7 +502,8 @@ def _incremental(conn: psycopg.Connection, model: dict[str, Any], prior: float) 
         for a, b in conn.execute(
             "select person_id, related_person_id from raw.person_relationship"
             " where not _deleted and not is_deleted"
-            " and person_id = any(%s) and related_person_id = any(%s)",
+            " and person_id in (select unnest(%s::bigint[]))"
+            " and related_person_id in (select unnest(%s::bigint[]))",
             (region_ids, region_ids),
         )
     ]
@@ -537,9 +539,14 @@ def _neighbourhood(conn: psycopg.Connection, changed: list[int]) -> pd.DataFrame
     postals = sorted({c for k in keys for c in (k[5] or [])})
     rel_dobs = sorted({c for k in keys for c in (k[6] or [])})
     cur = conn.execute(
-        f"select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])} from {SCHEMA}.person_frame"
-        " where person_id = any(%(changed)s) or birth_date = any(%(dobs)s) or phone = any(%(phones)s)"
-        " or postal_history && %(postals)s::text[] or rel_dobs && %(rel_dobs)s::text[]",
+        # one index look-up per blocking key (an OR of them all made the planner scan the table)
+        f"with ids as (select person_id from {SCHEMA}.person_frame where person_id = any(%(changed)s)"
+        f" union select person_id from {SCHEMA}.person_frame where birth_date = any(%(dobs)s)"
+        f" union select person_id from {SCHEMA}.person_frame where phone = any(%(phones)s)"
+        f" union select person_id from {SCHEMA}.person_frame where postal_history && %(postals)s::text[]"
+        f" union select person_id from {SCHEMA}.person_frame where rel_dobs && %(rel_dobs)s::text[])"
+        f" select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])}"
+        f" from {SCHEMA}.person_frame join ids using (person_id)",
         {
             "changed": changed,
             "dobs": sorted(dobs),
@@ -621,7 +628,8 @@ def _relationships_for(conn: psycopg.Connection, ids: list[int]) -> list[tuple[s
     rows = conn.execute(
         "select person_id, related_person_id from raw.person_relationship"
         " where not _deleted and not is_deleted"
-        " and (person_id = any(%s) or related_person_id = any(%s))",
+        " and (person_id in (select unnest(%s::bigint[]))"
+        " or related_person_id in (select unnest(%s::bigint[])))",
         (ids, ids),
     ).fetchall()
     return [(str(a), str(b)) for a, b in rows]
