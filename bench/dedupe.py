@@ -34,12 +34,12 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
 
+from bench.peak_memory import communicate_with_peak_rss  # noqa: E402
 from cww.postgres import drop_database, drop_role, resolve_server  # noqa: E402
 from cww.settings import PROJECT_ROOT, Settings  # noqa: E402
 
@@ -79,28 +79,7 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str]
     """(wall seconds, peak RSS bytes of the process tree, output) of a command; raises on failure."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        try:
-            p = psutil.Process(proc.pid)
-            while not done.is_set():
-                try:
-                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                    peak = max(peak, rss)
-                except psutil.Error:
-                    pass
-                done.wait(0.2)
-        except psutil.Error:
-            return
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    done.set()
-    sampler.join()
+    out, _, peak = communicate_with_peak_rss(proc)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{out[-3000:]}")

@@ -25,11 +25,11 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import psutil  # noqa: E402
 
+from bench.peak_memory import communicate_with_peak_rss  # noqa: E402
 from cww.postgres import drop_database, drop_role, resolve_server  # noqa: E402
 from cww.settings import PROJECT_ROOT, Settings  # noqa: E402
 from simulator.api import LOAD_TABLES, table_counts  # noqa: E402
@@ -47,28 +47,7 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str,
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        try:
-            p = psutil.Process(proc.pid)
-            while not done.is_set():
-                try:
-                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                    peak = max(peak, rss)
-                except psutil.Error:
-                    pass
-                time.sleep(0.2)
-        except psutil.Error:
-            pass
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    out, err = proc.communicate()
-    done.set()
-    t.join()
+    out, err, peak = communicate_with_peak_rss(proc)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} failed ({proc.returncode}):\n{err[-3000:]}\n{out[-2000:]}")
