@@ -8,13 +8,14 @@ human-readable "which fields agreed", and the constrained clustering.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from data_quality.dedupe.cluster import constrained_clusters
-from data_quality.dedupe.model import estimate_prior, new_linker
+from data_quality.dedupe.model import DuckTable, estimate_prior, input_table_name, new_linker
 
 COMPARISON_NAMES = ("given_name", "middle_name", "surname", "birth_date", "sex", "household")
 
@@ -57,7 +58,7 @@ def twin_cannot_links(linker) -> list[tuple[str, str]]:  # type: ignore[no-untyp
     spelling); a twin does not — or is of the other sex with a merely similar name.
     Such pairs are never merged, whatever their household evidence.
     """
-    table = next(iter(linker._input_tables_dict.values())).physical_name
+    table = input_table_name(linker)
     sql = f"""
         with s as (select unique_id, given_name, middle_name, given_set, given_mp, surname_mp, sex,
                           dob_y, dob_m, dob_d from {table})
@@ -115,27 +116,66 @@ def appears_among_relatives(frame: pd.DataFrame, pairs: pd.DataFrame) -> list[bo
     return [among(a, b) or among(b, a) for a, b in zip(pairs["id_l"], pairs["id_r"], strict=True)]
 
 
+def predicted_pairs(linker, threshold: float) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Splink's predictions at or above `threshold`: ids, probability, weight and gamma columns only.
+
+    The matching columns Splink retains (names, lists of postal codes and relatives, both sides)
+    are left in DuckDB: fetched into pandas for every pair they cost more than the pairs.
+    """
+    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    con = linker._db_api._con
+    probe = con.execute(f"select * from {predictions.physical_name} limit 0")
+    available = {d[0] for d in probe.description}
+    probe.fetchall()  # an open result blocks the connection's next query
+    wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    wanted += [f"gamma_{n}" for n in COMPARISON_NAMES if f"gamma_{n}" in available]
+    pairs = con.execute(f"select {', '.join(wanted)} from {predictions.physical_name}").df()
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return pairs
+
+
+def record_details(linker, ids: Iterable[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """The columns `appears_among_relatives` reads, for some records only (those in pairs)."""
+    con = linker._db_api._con
+    wanted = pd.DataFrame({"unique_id": sorted(set(ids))})
+    con.register("_wanted_ids", wanted)
+    try:
+        return con.execute(
+            "select unique_id, given_name, birth_date, rel_names, rel_dobs"
+            f" from {input_table_name(linker)} join _wanted_ids using (unique_id)"
+        ).df()
+    finally:
+        con.unregister("_wanted_ids")
+
+
 def score_and_cluster(
-    frame: pd.DataFrame,
+    source: pd.DataFrame | DuckTable,
     model: dict[str, Any],
-    cannot_link: list[tuple[str, str]] | None = None,
+    cannot_link: list[tuple[str, str]] | Callable[[set[str]], list[tuple[str, str]]] | None = None,
     match_threshold: float | None = None,
     review_threshold: float | None = None,
 ) -> MatchResult:
-    """Full matching of one frame: predict, guard twins, cluster."""
+    """Full matching of one frame or DuckDB table: predict, guard twins, cluster.
+
+    `cannot_link` may be a function of the ids that appear in any scored pair (only those can
+    ever be merged): the warehouse looks up just their recorded relationships instead of holding
+    a province's. For a DuckDB table the clusters cover only records in pairs (everyone else is
+    their own master person); for a frame they cover every record.
+    """
     settings = copy.deepcopy(model["splink_settings"])
     settings["linker_uid"] = None
     match_threshold = match_threshold if match_threshold is not None else model["match_threshold"]
     review_threshold = review_threshold if review_threshold is not None else model["review_threshold"]
-    linker = new_linker(frame, settings)
+    linker = new_linker(source, settings)
     estimate_prior(linker)
     prior = float(linker._settings_obj._probability_two_random_records_match)
     twins = twin_cannot_links(linker)
-    predictions = linker.inference.predict(
-        threshold_match_probability=min(review_threshold, match_threshold), warning_mode="never"
-    )
-    pairs = predictions.as_pandas_dataframe()
-    pairs = finish_pairs(pairs, model["splink_settings"], twins, cannot_link or [], frame)
+    pairs = predicted_pairs(linker, min(review_threshold, match_threshold))
+    in_pairs = {str(x) for x in pairs["unique_id_l"]} | {str(x) for x in pairs["unique_id_r"]}
+    related = cannot_link(in_pairs) if callable(cannot_link) else (cannot_link or [])
+    details = record_details(linker, in_pairs) if isinstance(source, DuckTable) else source
+    pairs = finish_pairs(pairs, model["splink_settings"], twins, related, details)
+    del details
     edges = [
         (a, b, p)
         for a, b, p, blocked in pairs[["id_l", "id_r", "match_probability", "cannot_link"]].itertuples(
@@ -148,9 +188,8 @@ def score_and_cluster(
         for a, b, c in pairs[["id_l", "id_r", "cannot_link"]].itertuples(index=False)
         if isinstance(c, str)
     ]
-    clusters = constrained_clusters(
-        frame["unique_id"].tolist(), edges, match_threshold, twins + (cannot_link or []) + flagged
-    )
+    ids = sorted(in_pairs) if isinstance(source, DuckTable) else source["unique_id"].tolist()
+    clusters = constrained_clusters(ids, edges, match_threshold, twins + related + flagged)
     return MatchResult(pairs=pairs, clusters=clusters, prior=prior)
 
 

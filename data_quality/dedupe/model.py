@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,22 +238,51 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def new_linker(frame: pd.DataFrame, settings: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """A DuckDB-backed Splink linker over the frame (own in-memory connection)."""
+@dataclass(frozen=True)
+class DuckTable:
+    """Person frame rows already in a DuckDB table (FRAME_COLUMNS).
+
+    The warehouse's full run streams a province into DuckDB batch by batch instead of holding
+    it as one pandas frame: 1.7 M persons with their name and postal lists cost ~3 GB as Python
+    objects, the same rows ~0.4 GB in DuckDB's columns.
+    """
+
+    con: Any  # duckdb.DuckDBPyConnection
+    name: str
+
+
+def duckdb_connection():  # type: ignore[no-untyped-def]
+    """An in-memory DuckDB with bounded memory that spills to a private temporary folder."""
     import duckdb
+
+    con = duckdb.connect()
+    con.execute("set threads to 2")
+    # Bounded memory (the provincial person table must match within 6 GB, Python included):
+    # DuckDB spills blocking and scoring tables to disk beyond this instead of growing.
+    con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    # One folder per process: concurrent runs must not share (and delete) each other's spill files.
+    con.execute(f"set temp_directory = '{tempfile.gettempdir()}/cww_dedupe_duckdb_{os.getpid()}'")
+    con.execute("set preserve_insertion_order = false")
+    return con
+
+
+def new_linker(source: pd.DataFrame | DuckTable, settings: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A DuckDB-backed Splink linker over a pandas frame (own connection) or a DuckDB table."""
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
-    con = duckdb.connect()
-    con.execute("set threads to 2")
-    # Bounded memory (the provincial person table must match within 6 GB, pandas frame included):
-    # DuckDB spills blocking and scoring tables to disk beyond this instead of growing.
-    con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    con.execute(f"set temp_directory = '{tempfile.gettempdir()}/cww_dedupe_duckdb'")
-    con.execute("set preserve_insertion_order = false")
-    db_api = DuckDBAPI(connection=con)
-    table = db_api.register(frame, table_name="persons")
+    if isinstance(source, DuckTable):
+        db_api = DuckDBAPI(connection=source.con)
+        table = db_api.register(source.name, table_name="persons")
+    else:
+        db_api = DuckDBAPI(connection=duckdb_connection())
+        table = db_api.register(source, table_name="persons")
     return Linker(table, settings, log_level=logging.WARNING)
+
+
+def input_table_name(linker) -> str:  # type: ignore[no-untyped-def]
+    """The physical DuckDB table (or view) the linker matches."""
+    return next(iter(linker._input_tables_dict.values())).physical_name
 
 
 def estimate_prior(linker) -> None:  # type: ignore[no-untyped-def]
@@ -261,7 +292,9 @@ def estimate_prior(linker) -> None:  # type: ignore[no-untyped-def]
     of magnitude), so it is re-estimated on every run from near-certain matches; a data set with
     none of those keeps a floor of one expected duplicate per hundred records.
     """
-    n = linker._input_tables_dict[next(iter(linker._input_tables_dict))].as_pandas_dataframe().shape[0]
+    # Counted in DuckDB (converting the input to pandas just to count it copied a province);
+    # fetch everything: an open result blocks Splink's next query.
+    n = linker._db_api._con.execute(f"select count(*) from {input_table_name(linker)}").fetchall()[0][0]
     floor = 0.01 / max(n - 1, 1)
     try:
         linker.training.estimate_probability_two_random_records_match(
@@ -275,14 +308,19 @@ def estimate_prior(linker) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def train(frame: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
+def train(source: pd.DataFrame | DuckTable, seed: int = 42) -> dict[str, Any]:
     """Estimate the parameters from the data: u by random sampling, m by EM (three blockings)."""
-    if len(frame) < 200:
+    n = (
+        source.con.execute(f"select count(*) from {source.name}").fetchall()[0][0]
+        if isinstance(source, DuckTable)
+        else len(source)
+    )
+    if n < 200:
         raise CwwError(
-            f"only {len(frame)} person records: too few to estimate a model (need ≥ 200). "
+            f"only {n} person records: too few to estimate a model (need ≥ 200). "
             "Fix: use the saved model (omit --train)."
         )
-    linker = new_linker(frame, base_settings())
+    linker = new_linker(source, base_settings())
     estimate_prior(linker)
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=seed)
     # Each session blocks on fields whose agreement is near-certain for duplicates and rare for

@@ -35,7 +35,7 @@ from cww.settings import Settings
 from data_quality.dedupe.cluster import constrained_clusters
 from data_quality.dedupe.evaluate import PairwiseScore, pairwise_score
 from data_quality.dedupe.match import finish_pairs, score_and_cluster, twin_cannot_links
-from data_quality.dedupe.model import load_model, new_linker, save_model, train
+from data_quality.dedupe.model import DuckTable, duckdb_connection, load_model, new_linker, save_model, train
 from data_quality.dedupe.normalise import FRAME_COLUMNS, person_frame
 
 SCHEMA = "data_quality"
@@ -208,32 +208,76 @@ def _read_source(conn: psycopg.Connection, only_ids: list[int] | None = None) ->
     return pd.DataFrame(cur.fetchall(), columns=cols)
 
 
-# Rows normalised per batch when reading everyone: the raw rows of a province (1.7 M persons
-# with address and relatives' lists) cost ~3 GB as Python objects, a batch a few hundred MB.
-READ_BATCH = 200_000
+# Rows normalised per batch when reading everyone: a batch of raw rows with their lists costs a
+# few hundred MB as Python objects at most, and is gone before the next one (the full run's
+# resident memory is the largest batch, not the province).
+READ_BATCH = 100_000
+
+# DuckDB columns of the matcher's frame (lists of text for the array columns).
+_DUCK_TYPES = {
+    "dob_y": "integer",
+    "dob_m": "integer",
+    "dob_d": "integer",
+    "given_set": "varchar[]",
+    "surname_tokens": "varchar[]",
+    "postal_history": "varchar[]",
+    "rel_dobs": "varchar[]",
+    "rel_names": "varchar[]",
+}
 
 
-def _read_frame(conn: psycopg.Connection) -> pd.DataFrame:
-    """Every person's normalised frame, read with a server-side cursor and normalised in batches."""
-    parts = []
+def _arrow_schema():  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    kinds = {"integer": pa.int32(), "varchar[]": pa.list_(pa.string())}
+    return pa.schema([(c, kinds.get(_DUCK_TYPES.get(c, ""), pa.string())) for c in FRAME_COLUMNS])
+
+
+def _stream_frame(conn: psycopg.Connection, duck: DuckTable) -> int:
+    """Normalise every person batch by batch into person_frame (PostgreSQL) and a DuckDB table.
+
+    Nothing of the province stays in Python: each batch is read through a server-side cursor,
+    normalised, copied to both places and dropped. Returns the number of persons.
+    """
+    import pyarrow as pa
+
+    duck.con.execute(
+        f"create or replace table {duck.name} ("
+        + ", ".join(f"{c} {_DUCK_TYPES.get(c, 'varchar')}" for c in FRAME_COLUMNS)
+        + ")"
+    )
+    schema = _arrow_schema()
+    n = 0
     with conn.cursor(name="dedupe_person_source") as cur:
         cur.itersize = READ_BATCH
         cur.execute(_SOURCE_SQL)
         cols: list[str] | None = None
         while rows := cur.fetchmany(READ_BATCH):
             cols = cols or [d.name for d in cur.description]
-            parts.append(_frame_from_source(pd.DataFrame(rows, columns=cols)))
+            frame = _frame_from_source(pd.DataFrame(rows, columns=cols))
             del rows
-    if not parts:
-        return _frame_from_source(_read_source(conn, []))
-    return pd.concat(parts, ignore_index=True)
+            _copy_frame(conn, frame)
+            batch = pa.Table.from_pandas(frame[FRAME_COLUMNS], schema=schema, preserve_index=False)
+            duck.con.register("_person_batch", batch)
+            duck.con.execute(f"insert into {duck.name} select * from _person_batch")
+            duck.con.unregister("_person_batch")
+            n += len(frame)
+            del frame, batch
+            gc.collect()
+    return n
 
 
-def _relationships(conn: psycopg.Connection) -> list[tuple[str, str]]:
-    """Records linked by any relationship (parent, sibling, twin, kin) are different people."""
+def _relationships_among(conn: psycopg.Connection, ids: set[str]) -> list[tuple[str, str]]:
+    """Recorded relationships (parent, sibling, twin, kin: different people) between some records.
+
+    Only records in a scored pair can be merged, so only their relationships are cannot-links.
+    """
     rows = conn.execute(
-        "select person_id, related_person_id from raw.person_relationship "
-        "where not _deleted and not is_deleted and person_id <> related_person_id"
+        "select person_id, related_person_id from raw.person_relationship"
+        " where not _deleted and not is_deleted and person_id <> related_person_id"
+        " and person_id in (select unnest(%(ids)s::bigint[]))"
+        " and related_person_id in (select unnest(%(ids)s::bigint[]))",
+        {"ids": sorted(int(i) for i in ids)},
     ).fetchall()
     return [(str(a), str(b)) for a, b in rows]
 
@@ -256,16 +300,6 @@ def _copy_frame(conn: psycopg.Connection, frame: pd.DataFrame) -> None:
 
 def _isna(v: Any) -> bool:
     return v is None or (not isinstance(v, list | tuple) and pd.isna(v))
-
-
-def _load_frame(conn: psycopg.Connection) -> pd.DataFrame:
-    cur = conn.execute(
-        f"select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])} from {SCHEMA}.person_frame"
-    )
-    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-    for c in ("dob_y", "dob_m", "dob_d"):
-        frame[c] = pd.array(frame[c], dtype="Int32")
-    return frame[FRAME_COLUMNS]
 
 
 def _write_pairs(conn: psycopg.Connection, pairs: pd.DataFrame, version: int) -> None:
@@ -341,28 +375,37 @@ def _merged(conn: psycopg.Connection) -> int:
 
 
 def _full(conn: psycopg.Connection, model: dict[str, Any] | None, retrain: bool) -> RunSummary:
-    frame = _read_frame(conn)
     for table in ("person_frame", "person_match_pairs", "master_person"):
         conn.execute(f"truncate {SCHEMA}.{table}")
-    _copy_frame(conn, frame)
-    conn.execute(f"analyze {SCHEMA}.person_frame")  # the nightly look-ups plan on its statistics
-    # Only the matcher's columns from here on (the fingerprints are stored; memory matters at
-    # provincial scale).
-    frame = frame[FRAME_COLUMNS]
-    gc.collect()
-    if retrain:
-        path = save_model(train(frame), "warehouse raw.person", len(frame))
-        model = load_model(path)
-    assert model is not None
-    result = score_and_cluster(frame, model, cannot_link=_relationships(conn)) if len(frame) > 1 else None
-    clusters = result.clusters if result else {pid: pid for pid in frame["unique_id"]}
+    con = duckdb_connection()
+    try:
+        source = DuckTable(con, "person_source")
+        n = _stream_frame(conn, source)
+        conn.execute(f"analyze {SCHEMA}.person_frame")  # the nightly look-ups plan on its statistics
+        if retrain:
+            path = save_model(train(source), "warehouse raw.person", n)
+            model = load_model(path)
+        assert model is not None
+        result = (
+            score_and_cluster(source, model, cannot_link=lambda ids: _relationships_among(conn, ids))
+            if n > 1
+            else None
+        )
+    finally:
+        con.close()
     if result is not None:
         _write_pairs(conn, result.pairs, model["version"])
-    _write_clusters(conn, clusters)
+        _write_clusters(conn, result.clusters)
+    # everyone not in a scored pair is their own master person
+    conn.execute(
+        f"insert into {SCHEMA}.master_person (person_id, master_person_id)"
+        f" select f.person_id, f.person_id from {SCHEMA}.person_frame f"
+        f" where not exists (select 1 from {SCHEMA}.master_person m where m.person_id = f.person_id)"
+    )
     summary = RunSummary(
         "full",
-        len(frame),
-        len(frame),
+        n,
+        n,
         0,
         len(result.pairs) if result else 0,
         _merged(conn),
