@@ -5,7 +5,9 @@
 
 Builds a throwaway simulated source and warehouse (`cwwbench_dedupe_<preset>_<seed>_source` /
 `…_warehouse`) — or, with --reuse, takes them as they are (a provincial build takes
-~25 min on the shared machine) — then:
+~25 min on the shared machine) — or, with --source-db and no --reuse, takes that existing
+source as it is (e.g. a clone of a provincial build: `createdb -T <built> <yours>`), grants the
+reader role on it and extracts the three person tables into the warehouse — then:
 
 1. `cww dedupe run --full` as a subprocess: wall time and peak resident memory of the process tree
    (psutil, sampled every 0.2 s);
@@ -17,7 +19,8 @@ Builds a throwaway simulated source and warehouse (`cwwbench_dedupe_<preset>_<se
 
 Targets (issue 5, provincial preset): full ≤ 10 min, peak memory ≤ 6 GB, nightly ≤ 60 s,
 precision ≥ 0.99, recall ≥ 0.95. Results replace this preset/seed's section of
-bench/results/dedupe.md. The databases are dropped unless --keep (or --reuse).
+bench/results/dedupe.md. The databases are dropped unless --keep (or --reuse); a source given
+with --source-db is never dropped (--preset/--seed/--as-of then only label the results).
 """
 
 from __future__ import annotations
@@ -40,7 +43,14 @@ import psutil  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.peak_memory import communicate_with_peak_rss  # noqa: E402
-from cww.postgres import drop_database, drop_role, resolve_server  # noqa: E402
+from cww.postgres import (  # noqa: E402
+    database_exists,
+    drop_database,
+    drop_role,
+    ensure_login_role,
+    grant_read_only,
+    resolve_server,
+)
 from cww.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "dedupe.md"
@@ -186,12 +196,28 @@ def main() -> None:
     print(f"load average {load_start}", flush=True)
     tables = ["person", "person_address", "person_relationship"]
     build = ""
-    if not args.reuse:
+    given_source = bool(args.source_db) and not args.reuse
+    if given_source:
+        if not database_exists(server, settings.source_db):
+            raise SystemExit(f"--source-db {settings.source_db} does not exist")
+        t = time.perf_counter()
+        ensure_login_role(server, settings.source_reader_role, settings.source_reader_password)
+        grant_read_only(server, settings.source_db, settings.source_schema, settings.source_reader_role)
+        run_extract(settings, tables=tables)
+        build = (
+            f"existing source `{settings.source_db}`; extract of the three person tables "
+            f"{time.perf_counter() - t:,.0f} s"
+        )
+        print(build, flush=True)
+    elif not args.reuse:
         t = time.perf_counter()
         init_source(settings, args.preset, args.seed, force=True, as_of=dt.date.fromisoformat(args.as_of))
         run_extract(settings, tables=tables)
-        build = f"{time.perf_counter() - t:,.0f} s (simulate + extract of the three person tables)"
-        print(f"built in {build}", flush=True)
+        build = (
+            f"source built in {time.perf_counter() - t:,.0f} s "
+            "(simulate + extract of the three person tables)"
+        )
+        print(build, flush=True)
     with psycopg.connect(server.conninfo(settings.warehouse_db), autocommit=True) as wh:
         wh.execute("drop schema if exists data_quality cascade")
         persons = wh.execute(
@@ -234,7 +260,7 @@ def main() -> None:
         "",
     ]
     if build:
-        lines += [f"Source built in {build}; not part of the measures.", ""]
+        lines += [f"{build[0].upper()}{build[1:]}; not part of the measures.", ""]
     full_target = args.preset == "provincial"
     lines += [
         "| measure | value | target |",
@@ -275,9 +301,10 @@ def main() -> None:
     write_section(f"{args.preset} preset, seed {args.seed}", "\n".join(lines))
     print(f"wrote {RESULTS}")
     if not (args.keep or args.reuse):
-        drop_database(server, settings.source_db)
         drop_database(server, settings.warehouse_db)
-        drop_role(server, settings.source_reader_role)
+        if not given_source:
+            drop_database(server, settings.source_db)
+            drop_role(server, settings.source_reader_role)
 
 
 if __name__ == "__main__":
