@@ -66,6 +66,16 @@ def demo() -> None:
     run_demo(get_settings())
 
 
+def _register_nightly() -> None:
+    """`cww nightly`: the Dagster nightly job's stages through the libraries (cww/nightly.py)."""
+    from cww.nightly import nightly_cmd
+
+    app.command("nightly")(nightly_cmd)
+
+
+_register_nightly()
+
+
 def _mount() -> None:
     """Attach each library's command group (imports are light: Typer apps only)."""
     from cww.transform import app as dbt_app
