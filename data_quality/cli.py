@@ -62,6 +62,26 @@ def dq_docs_cmd() -> None:
     print(index)
 
 
+@dq_app.command("crosscheck")
+def dq_crosscheck_cmd(
+    as_of: str = typer.Option(None, "--as-of", help="Date to recompute for (default: the source's date)."),
+    limit: int = typer.Option(20, "--limit", help="Differences to print."),
+) -> None:
+    """Recompute "where are my kids" and the indicators from the source with plain SQL; compare.
+
+    Exits 1 on any difference (children missing/extra/different, indicator counts off).
+    """
+    from datetime import date
+
+    from data_quality.crosscheck import crosscheck
+
+    with console.status("recomputing from the source…"):
+        result = crosscheck(get_settings(), as_of=date.fromisoformat(as_of) if as_of else None)
+    _print(result.lines(limit))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @dq_app.command("suites")
 def dq_suites_cmd() -> None:
     """List the suites and their expectations (blocking or warning), without a database."""
