@@ -235,6 +235,63 @@ def set_role_passwords(settings: Settings, server: Any = None) -> list[str]:
     return roles
 
 
+# The nightly build leaves unit tests to CI (dbt's advice: they test logic, not data, and need
+# not run in production).
+NIGHTLY_EXCLUDE = ("resource_type:unit_test",)
+# Where the nightly build records the newest extract batch whose rows its data tests have checked
+# (the table dbt's on-run-start creates; incremental models keep their own marks there too).
+TESTED_MARK = "_nightly_data_tests"
+
+
+@dataclass
+class NightlyOptions:
+    """What makes a dbt build the cheap nightly one: vars scoping the data tests to the rows landed
+    since the last nightly build (dbt/macros/test_scope.sql), selection excludes, and the batch
+    to record once the build succeeded."""
+
+    vars: dict[str, Any]
+    exclude: tuple[str, ...]
+    upto_batch: int | None
+
+
+def nightly_options(settings: Settings, server: Any = None) -> NightlyOptions:
+    """Options for the nightly build of the settings' warehouse (read before the build starts)."""
+    from cww.postgres import resolve_server
+
+    server = server or resolve_server(settings)
+    after, upto = 0, None
+    with server.connect(settings.warehouse_db) as conn:
+        if conn.execute("select to_regclass('private.incremental_marks') is not null").fetchone()[0]:
+            row = conn.execute(
+                "select batch_id from private.incremental_marks where model = %s", (TESTED_MARK,)
+            ).fetchone()
+            after = int(row[0]) if row else 0
+        if conn.execute("select to_regclass('extract_meta.batches') is not null").fetchone()[0]:
+            # Batches still running land rows after the build started: test them next night.
+            upto = conn.execute(
+                "select coalesce(min(batch_id) filter (where status = 'running') - 1, max(batch_id), 0)"
+                " from extract_meta.batches"
+            ).fetchone()[0]
+    return NightlyOptions(vars={"test_rows_after_batch": after}, exclude=NIGHTLY_EXCLUDE, upto_batch=upto)
+
+
+def record_tested_batch(settings: Settings, options: NightlyOptions, server: Any = None) -> None:
+    """After a successful nightly build: the next one tests only rows landed after this batch."""
+    from cww.postgres import resolve_server
+
+    if options.upto_batch is None:
+        return
+    server = server or resolve_server(settings)
+    with server.connect(settings.warehouse_db) as conn:
+        conn.execute(
+            "insert into private.incremental_marks (model, batch_id, as_of_date)"
+            " select %s, %s, as_of_date from intermediate.int_as_of_date"
+            " on conflict (model) do update set batch_id = excluded.batch_id,"
+            " as_of_date = excluded.as_of_date, recorded_at = now()",
+            (TESTED_MARK, options.upto_batch),
+        )
+
+
 def build(
     settings: Settings | None = None,
     select: str | None = None,
@@ -242,22 +299,33 @@ def build(
     as_of_date: str | None = None,
     exclude: str | None = None,
     quiet: bool = True,
+    nightly: bool = False,
 ) -> DbtRun:
-    """`dbt build` (seeds, snapshots, models, tests) into the settings' warehouse, then passwords."""
+    """`dbt build` (seeds, snapshots, models, tests) into the settings' warehouse, then passwords.
+
+    nightly: the production nightly run — no unit tests, data tests on what changed since the
+    last nightly build (:func:`nightly_options`); incremental models are incremental either way.
+    """
     from cww.postgres import resolve_server
 
     settings = settings or get_settings()
     server = resolve_server(settings)
     prepare_warehouse(settings, server)
+    options = nightly_options(settings, server) if nightly and not full_refresh else None
     args = ["build"]
     if select:
         args += ["--select", select]
-    if exclude:
-        args += ["--exclude", exclude]
+    excludes = [*(options.exclude if options else ()), *([exclude] if exclude else [])]
+    if excludes:
+        args += ["--exclude", *excludes]
     if full_refresh:
         args.append("--full-refresh")
-    extra = {"as_of_date": as_of_date} if as_of_date else None
-    run = run_dbt(settings, args, vars=extra, server=server, quiet=quiet)
+    extra: dict[str, Any] = {"as_of_date": as_of_date} if as_of_date else {}
+    if options:
+        extra.update(options.vars)
+    run = run_dbt(settings, args, vars=extra or None, server=server, quiet=quiet)
+    if options:
+        record_tested_batch(settings, options, server)
     set_role_passwords(settings, server)
     return run
 
@@ -314,9 +382,19 @@ def build_cmd(
         False, "--full-refresh", help="Rebuild incremental models from scratch"
     ),
     as_of_date: str = typer.Option(None, "--as-of", help="Override the as-of date (YYYY-MM-DD)"),
+    nightly: bool = typer.Option(
+        False, "--nightly", help="The production nightly run: no unit tests, data tests on new rows only"
+    ),
 ) -> None:
     """Build seeds, snapshots, models and tests into the warehouse."""
-    run = build(get_settings(), select=select, full_refresh=full_refresh, as_of_date=as_of_date, quiet=False)
+    run = build(
+        get_settings(),
+        select=select,
+        full_refresh=full_refresh,
+        as_of_date=as_of_date,
+        quiet=False,
+        nightly=nightly,
+    )
     console.print(run.summary())
 
 

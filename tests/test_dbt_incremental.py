@@ -1,6 +1,7 @@
-"""The nightly scenario on hand-made rows: build, one more day of source changes lands in raw,
-incremental build. The incremental models must end up exactly as a full rebuild would, the as-of
-date must follow the data, and the snapshots must keep the history the source overwrote."""
+"""The nightly scenario on hand-made rows: build, one more day of source changes lands in raw
+(including late corrections of rows more than a year old and a soft delete), nightly incremental
+build. The incremental models must end up exactly as a full rebuild would, the as-of date must
+follow the data, and the snapshots must keep the history the source overwrote."""
 
 from __future__ import annotations
 
@@ -35,7 +36,22 @@ insert into raw.contact_note (contact_note_id, agency_id, case_id, person_id, wo
     contact_type_code, created_at, updated_at, _source_updated_at, _batch_id)
   values (5, 1, 3002, 1002, 101, '2024-07-01 14:00+00', 'INP', '2024-07-01 15:00+00',
           '2024-07-01 15:00+00', '2024-07-01 15:00+00', 2);
+-- Late corrections of old rows (far beyond any trailing window): Jade's (2001) runaway in October
+-- 2023 lasted two days longer, and investigation 3's due date was ten days earlier (so worker 201
+-- had it overdue for ten days in June 2023).
+update raw.placement set end_date = '2023-10-07', updated_at = '2024-07-01 10:00+00',
+    _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where placement_id = 12;
+update raw.placement set start_date = '2023-10-07', updated_at = '2024-07-01 10:00+00',
+    _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where placement_id = 13;
+update raw.investigation set due_on = '2023-06-20', updated_at = '2024-07-01 10:00+00',
+    _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where investigation_id = 3;
+-- A soft delete: child 1004's four-day stay in June 2023 was entered in error.
+update raw.placement set is_deleted = true, updated_at = '2024-07-01 10:00+00',
+    _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where placement_id = 5;
 """
+
+# Every incremental model: after the nightly build its rows must equal a --full-refresh build's.
+INCREMENTAL_MODELS = ("fct_children_in_care_daily", "fct_caseload_daily")
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +83,9 @@ def nightly(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 ).fetchone()[0],
             }
             conn.execute(NEXT_DAY)
-        incremental = build(settings)
+        incremental = build(settings, nightly=True)
         before["incremental_statuses"] = dict(incremental.statuses)
+        before["incremental_failures"] = list(incremental.failures)
         yield settings, before
     finally:
         drop_database(pg_server, settings.warehouse_db)
@@ -104,7 +121,7 @@ def test_incremental_daily_fact_adds_the_new_day(pg_server: Server, nightly: tup
         " where care_date = '2024-07-01' order by 1",
     ) == [(1001, 507), (1002, 502), (1003, 501), (2001, 505), (2002, None)]
     after = q(pg_server, settings, "select count(*) from marts.fct_children_in_care_daily")[0][0]
-    assert after == before["daily_rows"] + 5
+    assert after == before["daily_rows"] + 5 - 4  # five children on the new day; 1004's stay deleted
     assert q(
         pg_server,
         settings,
@@ -112,14 +129,53 @@ def test_incremental_daily_fact_adds_the_new_day(pg_server: Server, nightly: tup
     ) == [(before["old_day"],)]
 
 
-def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
+def test_nightly_build_skips_unit_tests_and_runs_incrementally(nightly: tuple[Settings, dict]) -> None:
+    _, before = nightly
+    assert before["incremental_failures"] == []
+    # --exclude resource_type:unit_test: the full build runs them, the nightly one does not.
+    assert "unit_test" not in str(before["incremental_statuses"])
+
+
+def test_late_changes_and_soft_delete_reach_the_incremental_facts(
+    pg_server: Server, nightly: tuple[Settings, dict]
+) -> None:
     settings, _ = nightly
-    digest = "select md5(string_agg(t::text, ',' order by t::text)) from {} t"
-    tables = ("marts.fct_children_in_care_daily", "marts.fct_caseload_daily")
-    incremental = [q(pg_server, settings, digest.format(t))[0][0] for t in tables]
-    build(settings, select="fct_children_in_care_daily fct_caseload_daily", full_refresh=True)
-    full = [q(pg_server, settings, digest.format(t))[0][0] for t in tables]
-    assert incremental == full
+    runaway = q(
+        pg_server,
+        settings,
+        "select care_date::text from marts.fct_children_in_care_daily where child_id = 2001"
+        " and placement_type_code = 'RUN' order by 1",
+    )
+    assert [r[0] for r in runaway] == [f"2023-10-0{d}" for d in range(1, 7)]
+    assert q(
+        pg_server, settings, "select count(*) from marts.fct_children_in_care_daily where child_id = 1004"
+    ) == [(0,)]
+    overdue = q(
+        pg_server,
+        settings,
+        "select min(activity_date)::text, max(activity_date)::text from marts.fct_caseload_daily"
+        " where worker_id = 201 and overdue_investigations > 0 and activity_date < '2024-01-01'",
+    )
+    assert overdue == [("2023-06-21", "2023-06-30")]
+
+
+def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
+    """Each incremental model's rows after the nightly build = a --full-refresh build's, both ways."""
+    settings, _ = nightly
+    with pg_server.connect(settings.warehouse_db) as conn:
+        conn.execute("create schema if not exists nightly_copy")
+        for model in INCREMENTAL_MODELS:
+            conn.execute(f"create table nightly_copy.{model} as select * from marts.{model}")
+    build(settings, select=" ".join(INCREMENTAL_MODELS), full_refresh=True)
+    for model in INCREMENTAL_MODELS:
+        rows = q(pg_server, settings, f"select count(*) from marts.{model}")[0][0]
+        assert rows > 0, model
+        for a, b in (
+            (f"nightly_copy.{model}", f"marts.{model}"),
+            (f"marts.{model}", f"nightly_copy.{model}"),
+        ):
+            extra = q(pg_server, settings, f"select * from {a} except all select * from {b} limit 5")
+            assert extra == [], (model, f"rows in {a} missing from {b}", extra)
 
 
 def test_current_marts_and_snapshots_reflect_the_day(

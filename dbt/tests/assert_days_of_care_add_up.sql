@@ -1,9 +1,13 @@
 -- The daily fact and the placements agree: for each child, the days in fct_children_in_care_daily
 -- over the tested window equal the placement days computed by interval arithmetic from
 -- fct_placements over the same window (THV/RUN/RES days included: the child is in care).
-{% set window_days = var('daily_test_window_days') %}
+-- The window: all history in a full build; the trailing days in the nightly one (test_scope.sql).
+{% set nightly = var('test_rows_after_batch', none) is not none %}
 with bounds as (
-    select {{ as_of_date() }} - {{ window_days }} + 1 as from_date, {{ as_of_date() }} + 1 as to_date
+    select
+        {% if nightly %}{{ as_of_date() }} - {{ var('daily_test_window_days') }} + 1{% else %}'0001-01-01'::date{% endif %}
+            as from_date,
+        {{ as_of_date() }} + 1 as to_date
 ),
 
 from_placements as (

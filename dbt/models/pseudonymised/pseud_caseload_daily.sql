@@ -1,5 +1,5 @@
 {#- Workers are staff, not clients, but analysts need no names: keys only. -#}
-{{ config(alias='caseload_daily', post_hook=["{{ pseudonymised_hook() }}"]) }}
+{{ config(materialized='view', alias='caseload_daily', post_hook=["{{ pseudonymised_hook() }}"]) }}
 select
     f.activity_date,
     a.agency_code,

@@ -1,4 +1,4 @@
-{{ config(alias='payments', post_hook=["{{ pseudonymised_hook() }}"]) }}
+{{ config(materialized='view', alias='payments', post_hook=["{{ pseudonymised_hook() }}"]) }}
 select
     {{ pseudonym('child', 'pm.master_person_id') }} as child_key,
     a.agency_code,

@@ -1,4 +1,4 @@
-{{ config(alias='placements', post_hook=["{{ pseudonymised_hook() }}"]) }}
+{{ config(materialized='view', alias='placements', post_hook=["{{ pseudonymised_hook() }}"]) }}
 select
     {{ pseudonym('child', 'f.master_person_id') }} as child_key,
     {{ pseudonym('episode', 'f.episode_id') }} as episode_key,

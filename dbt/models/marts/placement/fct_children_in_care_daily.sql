@@ -1,27 +1,38 @@
 {#- One row per child per day in care (the days-of-care expansion), including days on a trial
-    home visit, runaway or respite (the child is still in care). Incremental: each run rebuilds
-    the trailing var('daily_lookback_days') days up to the as-of date (late and back-dated
-    changes); a --full-refresh rebuilds history. Should two placement rows of a child overlap
-    (a source error the singular tests report), the later-started one wins the day. -#}
+    home visit, runaway or respite (the child is still in care). Should two placement rows of a
+    child overlap (a source error the singular tests report), the later-started one wins the day.
+    Incremental by partition (macros/incremental.sql): a child whose placements (or CIC case)
+    changed in the latest extract batches has all their rows rebuilt, so late corrections and
+    deletions of any age are honoured; every other child only gets the days after the last as-of
+    date. Results equal a full rebuild (tests/test_dbt_incremental.py). -#}
+-- depends_on: {{ source('cpin', 'placement') }}
+-- depends_on: {{ source('cpin', 'case') }}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='care_date',
+    incremental_strategy='append',
     on_schema_change='fail',
+    pre_hook=["{{ children_in_care_daily_plan() }}"],
+    post_hook=["{{ record_incremental_mark() }}"],
     indexes=[{'columns': ['care_date']}, {'columns': ['agency_id', 'care_date']}]
 ) }}
 
-with window_bounds as (
+with placements as (
     select
+        s.*,
         {% if is_incremental() -%}
-        coalesce(
-            (select max(care_date) from {{ this }}) - {{ var('daily_lookback_days') }},
-            '0001-01-01'::date
-        )
+        case
+            when p.since_batch is null or s.child_id in (select child_id from pg_temp.cww_touched_children)
+                then '0001-01-01'::date
+            else p.since_as_of + 1
+        end as from_date,
+        p.as_of_date as to_date
+    from {{ ref('int_placements_sequenced') }} as s
+    cross join {{ plan_table() }} as p
         {%- else -%}
-        '0001-01-01'::date
-        {%- endif %} as from_date,
+        '0001-01-01'::date as from_date,
         {{ as_of_date() }} as to_date
+    from {{ ref('int_placements_sequenced') }} as s
+        {%- endif %}
 ),
 
 days as (
@@ -36,15 +47,14 @@ days as (
         s.is_placement,
         s.days_of_care_group,
         s.start_date
-    from {{ ref('int_placements_sequenced') }} as s
-    cross join window_bounds as b
+    from placements as s
     cross join lateral generate_series(
-        greatest(s.start_date, b.from_date),
-        least(coalesce(s.end_date, b.to_date + 1), b.to_date + 1) - 1,
+        greatest(s.start_date, s.from_date),
+        least(coalesce(s.end_date, s.to_date + 1), s.to_date + 1) - 1,
         interval '1 day'
     ) as d
-    where coalesce(s.end_date, b.to_date + 1) > b.from_date
-      and s.start_date <= b.to_date
+    where coalesce(s.end_date, s.to_date + 1) > s.from_date
+      and s.start_date <= s.to_date
 )
 
 select distinct on (care_date, child_id)

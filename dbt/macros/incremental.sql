@@ -1,0 +1,155 @@
+{#- Incremental models that rebuild whole partitions for what the latest extract batches touched.
+
+    Every change extract/ lands in raw (insert, update, soft delete, hard delete marked _deleted)
+    stamps the row with the batch's _batch_id, so "rows with _batch_id > the batch this model last
+    saw" is exactly what changed since its last build. Each such model
+      - pre-hook: writes a plan (temp table, dropped at commit) with the batch it last saw
+        (private.incremental_marks), the newest batch now, the as-of date it last built and
+        today's; works out the partitions to rebuild (a child's rows; a worker's days from the first
+        day that differs) and deletes them, plus every day after the last as-of date;
+      - select: the rows of those partitions and the new days;
+      - post-hook: records the batch and as-of date it has now seen, in the same transaction as the
+        rows (a failed build records nothing and the next night redoes the work).
+    With no mark (first build after this design, or the mark was lost) the plan rebuilds every
+    partition, which is a full rebuild. A --full-refresh ignores the mark. Limits: seeds (code
+    labels) changing, or a source row moved to another child/worker/case by rewriting its key
+    column in place, need a --full-refresh (the weekly one). -#}
+
+{#- on-run-start: where each incremental model records what it has seen. -#}
+{% macro create_incremental_marks() -%}
+    create table if not exists private.incremental_marks (
+        model text primary key,
+        batch_id bigint not null,
+        as_of_date date not null,
+        recorded_at timestamptz not null default now()
+    )
+{%- endmacro %}
+
+{% macro plan_table() -%}pg_temp.{{ adapter.quote('cww_plan__' ~ this.identifier) }}{%- endmacro %}
+
+{#- The newest extract batch whose rows are all landed: before any batch still running (so rows
+    of a batch landing during the build are read next time). Without extract_meta (hand-made raw
+    in tests), the largest _batch_id in the raw tables the model reads. -#}
+{% macro latest_landed_batch(tables) -%}
+    {%- set batches = adapter.get_relation(database=target.database, schema='extract_meta', identifier='batches') -%}
+    {%- if batches -%}
+    (select coalesce(min(batch_id) filter (where status = 'running') - 1, max(batch_id), 0) from {{ batches }})
+    {%- else -%}
+    (select coalesce(max(b), 0) from (
+        {%- for t in tables %}
+        select max(_batch_id) as b from {{ source('cpin', t) }}{% if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    ) as batches)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre-hook part 1: the plan. since_batch / since_as_of are null when every partition must be
+    rebuilt (table just created, --full-refresh, or no mark). -#}
+{% macro incremental_plan(tables) -%}
+    drop table if exists {{ plan_table() }};
+    create temp table {{ plan_table() }} on commit drop as
+    select
+        {{ latest_landed_batch(tables) }} as upto_batch,
+        m.batch_id as since_batch,
+        least(m.as_of_date, a.as_of_date) as since_as_of,
+        a.as_of_date
+    from {{ ref('int_as_of_date') }} as a
+    left join private.incremental_marks as m
+        on m.model = '{{ this.identifier }}' and {{ 'true' if is_incremental() else 'false' }}
+{%- endmacro %}
+
+{#- post-hook: what this build has seen. -#}
+{% macro record_incremental_mark() -%}
+    insert into private.incremental_marks (model, batch_id, as_of_date)
+    select '{{ this.identifier }}', upto_batch, as_of_date from {{ plan_table() }}
+    on conflict (model) do update
+        set batch_id = excluded.batch_id, as_of_date = excluded.as_of_date, recorded_at = now()
+{%- endmacro %}
+
+{#- Rows of raw.<table> changed since the plan's batch (none when the plan rebuilds everything). -#}
+{% macro changed_since(table, alias='r') -%}
+    {{ source('cpin', table) }} as {{ alias }}
+    where {{ alias }}._batch_id > (select since_batch from {{ plan_table() }})
+{%- endmacro %}
+
+{#- fct_children_in_care_daily: a child's days depend only on that child's placements (and the
+    episode they belong to, i.e. the CIC case). Touched: children with a placement changed, or a
+    placement on a case that changed. Their rows are rebuilt whole; every other child only gets
+    the days after the last as-of date. -#}
+{% macro children_in_care_daily_plan() -%}
+    {{ incremental_plan(['placement', 'case']) }};
+    {%- if is_incremental() %}
+    drop table if exists pg_temp.cww_touched_children;
+    create temp table cww_touched_children on commit drop as
+    select r.person_id as child_id from {{ changed_since('placement') }}
+    union
+    select p.person_id
+    from {{ source('cpin', 'placement') }} as p
+    where p.case_id in (select r.case_id from {{ changed_since('case') }});
+    delete from {{ this }} as t
+    using {{ plan_table() }} as p
+    where p.since_batch is null
+       or t.care_date > p.since_as_of
+       or t.child_id in (select child_id from pg_temp.cww_touched_children);
+    {%- endif %}
+{%- endmacro %}
+
+{#- fct_caseload_daily: a worker's levels are sums over their assignments, children placed on
+    their cases and investigations; names come from the worker rows. Touched: workers named by a
+    changed assignment, case, placement (through the case's assignments), investigation, referral
+    or worker row, and the supervisees of a changed worker. For each, the whole history is
+    recomputed in the plan and compared with the stored rows: only the days from the first one
+    that differs are rebuilt (a late correction of an old row rewrites a few days, not years).
+    Every worker gets the days after the last as-of date. -#}
+{% macro caseload_daily_plan() -%}
+    {{ incremental_plan(['worker_assignment', 'case', 'placement', 'investigation', 'referral', 'worker']) }};
+    {%- if is_incremental() %}
+    drop table if exists pg_temp.cww_touched_workers;
+    create temp table cww_touched_workers on commit drop as
+    with changed_cases as (
+        select r.case_id from {{ changed_since('case') }}
+        union select r.case_id from {{ changed_since('placement') }}
+        union select r.case_id from {{ changed_since('worker_assignment') }}
+    ),
+    changed_workers as (
+        select r.worker_id from {{ changed_since('worker') }}
+    ),
+    touched as (
+        select a.worker_id from {{ source('cpin', 'worker_assignment') }} as a
+        where a.case_id in (select case_id from changed_cases)
+        union select r.worker_id from {{ changed_since('worker_assignment') }}
+        union select r.worker_id from {{ changed_since('investigation') }}
+        union select r.intake_worker_id from {{ changed_since('referral') }}
+        union select worker_id from changed_workers
+        union select w.worker_id from {{ source('cpin', 'worker') }} as w
+        where w.supervisor_id in (select worker_id from changed_workers)
+    )
+    select worker_id, '0001-01-01'::date as from_date from touched where worker_id is not null;
+    drop table if exists pg_temp.cww_rebuild_from;
+    create temp table cww_rebuild_from on commit drop as
+    with recomputed as (
+        {{ caseload_daily_rows(
+            default_from="'0001-01-01'::date",
+            to_date='(select since_as_of from ' ~ plan_table() ~ ')',
+            workers='pg_temp.cww_touched_workers') }}
+    ),
+    stored as (
+        select {{ caseload_daily_columns() | join(', ') }}
+        from {{ this }}
+        where worker_id in (select worker_id from pg_temp.cww_touched_workers)
+          and activity_date <= (select since_as_of from {{ plan_table() }})
+    ),
+    differing as (
+        (select * from recomputed except all select * from stored)
+        union all
+        (select * from stored except all select * from recomputed)
+    )
+    select worker_id, min(activity_date) as from_date from differing group by worker_id;
+    delete from {{ this }} as t
+    using {{ plan_table() }} as p
+    where p.since_batch is null
+       or t.activity_date > p.since_as_of
+       or exists (select 1 from pg_temp.cww_rebuild_from as r
+                  where r.worker_id = t.worker_id and t.activity_date >= r.from_date);
+    {%- endif %}
+{%- endmacro %}
