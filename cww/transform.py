@@ -236,8 +236,9 @@ def set_role_passwords(settings: Settings, server: Any = None) -> list[str]:
 
 
 # The nightly build leaves unit tests to CI (dbt's advice: they test logic, not data, and need
-# not run in production).
-NIGHTLY_EXCLUDE = ("resource_type:unit_test",)
+# not run in production). A flag of its own, not --exclude, so it never mixes with the selection
+# Dagster or the caller passes.
+NIGHTLY_ARGS = ("--exclude-resource-type", "unit_test")
 # Where the nightly build records the newest extract batch whose rows its data tests have checked
 # (the table dbt's on-run-start creates; incremental models keep their own marks there too).
 TESTED_MARK = "_nightly_data_tests"
@@ -246,11 +247,11 @@ TESTED_MARK = "_nightly_data_tests"
 @dataclass
 class NightlyOptions:
     """What makes a dbt build the cheap nightly one: vars scoping the data tests to the rows landed
-    since the last nightly build (dbt/macros/test_scope.sql), selection excludes, and the batch
+    since the last nightly build (dbt/macros/test_scope.sql), extra dbt arguments, and the batch
     to record once the build succeeded."""
 
     vars: dict[str, Any]
-    exclude: tuple[str, ...]
+    args: tuple[str, ...]
     upto_batch: int | None
 
 
@@ -272,7 +273,7 @@ def nightly_options(settings: Settings, server: Any = None) -> NightlyOptions:
                 "select coalesce(min(batch_id) filter (where status = 'running') - 1, max(batch_id), 0)"
                 " from extract_meta.batches"
             ).fetchone()[0]
-    return NightlyOptions(vars={"test_rows_after_batch": after}, exclude=NIGHTLY_EXCLUDE, upto_batch=upto)
+    return NightlyOptions(vars={"test_rows_after_batch": after}, args=NIGHTLY_ARGS, upto_batch=upto)
 
 
 def record_tested_batch(settings: Settings, options: NightlyOptions, server: Any = None) -> None:
@@ -312,12 +313,11 @@ def build(
     server = resolve_server(settings)
     prepare_warehouse(settings, server)
     options = nightly_options(settings, server) if nightly and not full_refresh else None
-    args = ["build"]
+    args = ["build", *(options.args if options else ())]
     if select:
         args += ["--select", select]
-    excludes = [*(options.exclude if options else ()), *([exclude] if exclude else [])]
-    if excludes:
-        args += ["--exclude", *excludes]
+    if exclude:
+        args += ["--exclude", exclude]
     if full_refresh:
         args.append("--full-refresh")
     extra: dict[str, Any] = {"as_of_date": as_of_date} if as_of_date else {}

@@ -69,13 +69,24 @@ def cww_dbt(
 ) -> Iterator[Any]:
     """`dbt build` of the selected nodes against the settings' warehouse, then role passwords."""
     from cww.postgres import resolve_server
-    from cww.transform import dbt_env, dbt_vars, environment, prepare_warehouse, set_role_passwords
+    from cww.transform import (
+        dbt_env,
+        dbt_vars,
+        environment,
+        nightly_options,
+        prepare_warehouse,
+        record_tested_batch,
+        set_role_passwords,
+    )
     from data_quality.expectations.gate import dbt_exclusions
 
     settings = cww_settings.settings()
     server = resolve_server(settings)
     prepare_warehouse(settings, server)
-    args = ["build", "--vars", json.dumps(dbt_vars(settings))]
+    # The nightly build: no unit tests (CI runs them), data tests on the rows landed since the last
+    # nightly build; incremental models rebuild what the extract batches touched (cww.transform).
+    nightly = nightly_options(settings, server)
+    args = ["build", *nightly.args, "--vars", json.dumps(dbt_vars(settings, nightly.vars))]
     # Blocking raw checks cannot stop this step (it owns the raw source-test checks), so the gate
     # is dbt's own selection: what reads a table that failed tonight keeps yesterday's state.
     with server.connect(settings.warehouse_db) as conn:
@@ -85,6 +96,7 @@ def cww_dbt(
         args += ["--exclude", *excluded]
     with environment(dbt_env(settings)):
         yield from dbt.cli(args, context=context).stream()
+    record_tested_batch(settings, nightly, server)
     set_role_passwords(settings)
 
 
