@@ -179,7 +179,8 @@ def _dbt(settings: Settings, full: bool, ctx: dict[str, Any]) -> StageOut:
     with server.connect(settings.warehouse_db) as conn:
         excluded = [] if full else dbt_exclusions(conn)
         before = rows_written(conn)
-    run = build(settings, full_refresh=full, exclude=" ".join(excluded) or None)
+    # nightly=True: H1's cheap production build (no unit tests, data tests on the new rows only)
+    run = build(settings, full_refresh=full, exclude=" ".join(excluded) or None, nightly=not full)
     with server.connect(settings.warehouse_db) as conn:
         written = rows_written(conn, wait_for_change_from=before) - before
     detail = run.summary() + (
