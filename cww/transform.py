@@ -312,8 +312,9 @@ def build(
     settings = settings or get_settings()
     server = resolve_server(settings)
     prepare_warehouse(settings, server)
-    options = nightly_options(settings, server) if nightly and not full_refresh else None
-    args = ["build", *(options.args if options else ())]
+    nightly = nightly and not full_refresh
+    options = nightly_options(settings, server)
+    args = ["build", *(options.args if nightly else ())]
     if select:
         args += ["--select", select]
     if exclude:
@@ -321,10 +322,12 @@ def build(
     if full_refresh:
         args.append("--full-refresh")
     extra: dict[str, Any] = {"as_of_date": as_of_date} if as_of_date else {}
-    if options:
+    if nightly:
         extra.update(options.vars)
     run = run_dbt(settings, args, vars=extra or None, server=server, quiet=quiet)
-    if options:
+    if not select and not exclude:
+        # Every data test ran (on the new rows, or on all of them): the next nightly build
+        # need only test rows landed after this batch.
         record_tested_batch(settings, options, server)
     set_role_passwords(settings, server)
     return run
