@@ -128,13 +128,18 @@ class Sampler:
         vals = [r for t, r in self.rss if start <= t <= end + 0.3]
         return max(vals) / 2**20 if vals else None
 
-    def written(self, start: float, end: float) -> int | None:
-        """Counter growth from the last sample before ``start`` to the first one ≥ 1 s after ``end``."""
-        before = [v for t, v in self.writes if t <= start]
-        after = [v for t, v in self.writes if t >= end + 1.0] or [v for t, v in self.writes if t >= end]
+    def written(self, start: float, end: float, lag: float = 2.0) -> int | None:
+        """Counter growth over the stage's window shifted by ``lag`` seconds.
+
+        PostgreSQL publishes a backend's counters shortly after its transaction ends (at most about
+        a second later, or when the connection closes), so every boundary is shifted by the same
+        lag: late counts land in the stage that caused them and consecutive stages still add up.
+        """
+        before = [v for t, v in self.writes if t <= start + lag]
+        after = [v for t, v in self.writes if t <= end + lag]
         if not before or not after:
             return None
-        return max(0, after[0] - before[-1])
+        return max(0, after[-1] - before[-1])
 
 
 @dataclass
@@ -523,7 +528,12 @@ def section(preset: str, meta: dict[str, Any], runs: dict[str, Run], table_sizes
         f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM, shared with other engineers' benchmarks), "
         f"PostgreSQL on 127.0.0.1. Code at commit `{meta.get('commit', '?')}`. Command: `{meta['command']}`. "
         f"Source: {meta['source']}. "
-        f"Load average (1/5/15 min): {meta['load_start']} at start, {meta['load_end']} at the end.",
+        + (
+            f"Environment: `DBT_INDIRECT_SELECTION={meta['dbt_indirect_selection']}` (see the note below). "
+            if meta.get("dbt_indirect_selection")
+            else ""
+        )
+        + f"Load average (1/5/15 min): {meta['load_start']} at start, {meta['load_end']} at the end.",
         "",
         "| target | result |",
         "|---|---|",
@@ -567,9 +577,13 @@ Targets: nightly incremental ≤ 15 min end to end, initial full build ≤ 60 mi
 
 
 def parse_sections(text: str) -> dict[str, str]:
+    """``## <preset> preset`` sections by preset name; other ``## …`` sections (notes written by
+    hand, e.g. findings) by their heading, so a re-run replaces only its own preset's section."""
     out: dict[str, str] = {}
-    for m in re.finditer(r"^## (\w+) preset\n.*?(?=^## \w+ preset\n|\Z)", text, re.S | re.M):
-        out[m.group(1)] = m.group(0).rstrip() + "\n"
+    for m in re.finditer(r"^## ([^\n]+)\n.*?(?=^## |\Z)", text, re.S | re.M):
+        heading = m.group(1).strip()
+        key = heading[: -len(" preset")] if heading.endswith(" preset") else heading
+        out[key] = m.group(0).rstrip() + "\n"
     return out
 
 
@@ -581,7 +595,8 @@ def section_data(text: str) -> dict[str, Any] | None:
 def write_md(preset: str, body: str) -> None:
     sections = parse_sections(MD.read_text()) if MD.exists() else {}
     sections[preset] = body
-    order = sorted(sections, key=lambda p: (p != "provincial", p))
+    presets = [k for k in sections if sections[k].startswith(f"## {k} preset")]
+    order = sorted(presets, key=lambda p: (p != "provincial", p)) + [k for k in sections if k not in presets]
     MD.write_text(HEADER + "\n".join(sections[p] for p in order))
 
 
@@ -668,6 +683,7 @@ def main() -> None:
             text=True,
         ).stdout.strip(),
         "preset": args.preset,
+        "dbt_indirect_selection": os.environ.get("DBT_INDIRECT_SELECTION", ""),
     }
     runs: dict[str, Run] = {}
     previous = section_data(parse_sections(MD.read_text()).get(args.preset, "")) if MD.exists() else None
