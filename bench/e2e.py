@@ -128,7 +128,7 @@ class Sampler:
         vals = [r for t, r in self.rss if start <= t <= end + 0.3]
         return max(vals) / 2**20 if vals else None
 
-    def written(self, start: float, end: float, lag: float = 2.0) -> int | None:
+    def written(self, start: float, end: float, lag: float = 1.0) -> int | None:
         """Counter growth over the stage's window shifted by ``lag`` seconds.
 
         PostgreSQL publishes a backend's counters shortly after its transaction ends (at most about
