@@ -1,17 +1,20 @@
-{#- The columns of fct_caseload_daily, in order (the plan compares stored and recomputed rows). -#}
+{#- The columns of fct_caseload_daily, in order. -#}
 {% macro caseload_daily_columns() -%}
     {{ return(['activity_date', 'worker_id', 'worker_name', 'worker_role_code', 'supervisor_id',
                'supervisor_name', 'agency_id', 'office_id', 'open_cases', 'children_in_care',
                'new_referrals', 'overdue_investigations']) }}
 {%- endmacro %}
 
-{#- Caseload rows per worker per day, from default_from (or the worker's from_date in
-    `from_dates`, a relation of worker_id, from_date) up to to_date; only the workers in `workers`
-    (a relation of worker_id) when given. Built from change events (+1 when something starts,
-    −1 when it ends), summed into levels and spread over the days each level holds, so the cost
-    follows the number of changes, not cases × days. Used by fct_caseload_daily and by its
-    incremental plan (macros/incremental.sql), so both compute exactly the same rows. -#}
-{% macro caseload_daily_rows(default_from, to_date, workers=none, from_dates=none) -%}
+{#- Where fct_caseload_daily keeps its inputs between builds (see caseload_inputs). -#}
+{% macro caseload_inputs_table() -%}private.caseload_inputs{%- endmacro %}
+
+{#- What a worker's caseload rows are computed from: per worker and day, the change of each level
+    (+1 when an open case, a child in care on one of their cases, or an overdue investigation
+    starts, −1 when it ends) and the referrals taken at intake. A worker's rows up to a day depend
+    only on these inputs up to that day (and the worker's own row), which is what lets the nightly
+    build find the first day that changed (macros/incremental.sql). Only the workers in `workers`
+    (a relation of worker_id) when given. -#}
+{% macro caseload_inputs(workers=none) -%}
 {%- set only = ' in (select worker_id from ' ~ workers ~ ')' if workers else ' is not null' -%}
 with primary_assignments as (
     -- The part of each primary assignment during which the case is open.
@@ -55,63 +58,80 @@ daily_changes as (
     select
         worker_id,
         event_date,
-        sum(delta) filter (where measure = 'open_cases') as d_open,
-        sum(delta) filter (where measure = 'children_in_care') as d_cic,
-        sum(delta) filter (where measure = 'overdue_investigations') as d_overdue
+        coalesce(sum(delta) filter (where measure = 'open_cases'), 0) as d_open,
+        coalesce(sum(delta) filter (where measure = 'children_in_care'), 0) as d_cic,
+        coalesce(sum(delta) filter (where measure = 'overdue_investigations'), 0) as d_overdue
     from events
     group by worker_id, event_date
 ),
 
-levels as (
-    select
-        worker_id,
-        event_date as valid_from,
-        coalesce(lead(event_date) over w, 'infinity'::date) as valid_to,
-        sum(coalesce(d_open, 0)) over w as open_cases,
-        sum(coalesce(d_cic, 0)) over w as children_in_care,
-        sum(coalesce(d_overdue, 0)) over w as overdue_investigations
-    from daily_changes
-    window w as (partition by worker_id order by event_date)
-),
+referrals as (
+    select intake_worker_id as worker_id, received_on as event_date, count(*) as new_referrals
+    from {{ ref('stg_cpin__referrals') }}
+    where intake_worker_id{{ only }}
+    group by 1, 2
+)
 
-bounded_levels as (
+select
+    coalesce(c.worker_id, r.worker_id) as worker_id,
+    coalesce(c.event_date, r.event_date) as event_date,
+    c.d_open,
+    c.d_cic,
+    c.d_overdue,
+    r.new_referrals
+from daily_changes as c
+full outer join referrals as r on r.worker_id = c.worker_id and r.event_date = c.event_date
+{%- endmacro %}
+
+{#- Caseload rows per worker per day from the stored inputs (caseload_inputs_table), from
+    default_from (or the worker's from_date in `from_dates`, a relation of worker_id, from_date,
+    when earlier) up to to_date. Levels are running sums of the changes, spread over the days
+    each level holds, so the cost follows the number of changes, not cases × days. -#}
+{% macro caseload_daily_rows(default_from, to_date, from_dates=none) -%}
+with inputs as (
     select
-        l.*,
+        i.*,
         {% if from_dates -%}
         least(coalesce(f.from_date, 'infinity'::date), {{ default_from }})
         {%- else -%}
         {{ default_from }}
         {%- endif %} as from_date,
         {{ to_date }} as to_date
-    from levels as l
+    from {{ caseload_inputs_table() }} as i
     {% if from_dates -%}
-    left join {{ from_dates }} as f on f.worker_id = l.worker_id
+    left join {{ from_dates }} as f on f.worker_id = i.worker_id
     {%- endif %}
-    where l.open_cases <> 0 or l.children_in_care <> 0 or l.overdue_investigations <> 0
+),
+
+levels as (
+    select
+        worker_id,
+        from_date,
+        to_date,
+        event_date as valid_from,
+        coalesce(lead(event_date) over w, 'infinity'::date) as valid_to,
+        sum(coalesce(d_open, 0)) over w as open_cases,
+        sum(coalesce(d_cic, 0)) over w as children_in_care,
+        sum(coalesce(d_overdue, 0)) over w as overdue_investigations
+    from inputs
+    where d_open is not null
+    window w as (partition by worker_id order by event_date)
 ),
 
 level_days as (
     select l.worker_id, d::date as activity_date, l.open_cases, l.children_in_care, l.overdue_investigations
-    from bounded_levels as l
+    from levels as l
     cross join lateral generate_series(
         greatest(l.valid_from, l.from_date), least(l.valid_to - 1, l.to_date), interval '1 day'
     ) as d
-    where l.valid_to > l.from_date and l.valid_from <= l.to_date
+    where (l.open_cases <> 0 or l.children_in_care <> 0 or l.overdue_investigations <> 0)
+      and l.valid_to > l.from_date and l.valid_from <= l.to_date
 ),
 
 referrals as (
-    select r.intake_worker_id as worker_id, r.received_on as activity_date, count(*) as new_referrals
-    from {{ ref('stg_cpin__referrals') }} as r
-    {% if from_dates -%}
-    left join {{ from_dates }} as f on f.worker_id = r.intake_worker_id
-    {%- endif %}
-    where r.intake_worker_id{{ only }} and r.received_on <= {{ to_date }}
-      and r.received_on >= {% if from_dates -%}
-        least(coalesce(f.from_date, 'infinity'::date), {{ default_from }})
-        {%- else -%}
-        {{ default_from }}
-        {%- endif %}
-    group by 1, 2
+    select worker_id, event_date as activity_date, new_referrals
+    from inputs
+    where new_referrals is not null and event_date between from_date and to_date
 ),
 
 combined as (

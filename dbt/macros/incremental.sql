@@ -88,20 +88,33 @@
     where p.case_id in (select r.case_id from {{ changed_since('case') }});
     delete from {{ this }} as t
     using {{ plan_table() }} as p
-    where p.since_batch is null
-       or t.care_date > p.since_as_of
-       or t.child_id in (select child_id from pg_temp.cww_touched_children);
+    where p.since_batch is null or t.care_date > p.since_as_of;
+    delete from {{ this }} where child_id in (select child_id from pg_temp.cww_touched_children);
     {%- endif %}
 {%- endmacro %}
 
-{#- fct_caseload_daily: a worker's levels are sums over their assignments, children placed on
-    their cases and investigations; names come from the worker rows. Touched: workers named by a
-    changed assignment, case, placement (through the case's assignments), investigation, referral
-    or worker row, and the supervisees of a changed worker. For each, the whole history is
-    recomputed in the plan and compared with the stored rows: only the days from the first one
-    that differs are rebuilt (a late correction of an old row rewrites a few days, not years).
-    Every worker gets the days after the last as-of date. -#}
+{#- fct_caseload_daily: a worker's rows up to a day depend only on their inputs up to that day
+    (macros/caseload.sql: level changes and referrals per day, kept in caseload_inputs_table()
+    between builds) and on the worker's own row and their supervisor's name. Touched: workers
+    named by a changed assignment, case, placement (through the case's assignments),
+    investigation, referral or worker row, and the supervisees of a changed worker. Their inputs
+    are recomputed and compared with the stored ones: the worker's days are rebuilt from the first
+    day whose inputs differ (all of them when the worker's own or supervisor's row changed), so a
+    late correction of an old row rewrites the days it affects, not years. Every worker gets the
+    days after the last as-of date. The stored inputs change in the same transaction as the rows. -#}
 {% macro caseload_daily_plan() -%}
+    {%- set inputs = caseload_inputs_table() -%}
+    do $$
+    begin
+        if to_regclass('{{ inputs }}') is null then
+            create table {{ inputs }} (
+                worker_id integer not null, event_date date not null, d_open bigint, d_cic bigint,
+                d_overdue bigint, new_referrals bigint);
+            create index on {{ inputs }} (worker_id);
+            -- no stored inputs: whatever the mark says, rebuild everything
+            delete from private.incremental_marks where model = '{{ this.identifier }}';
+        end if;
+    end $$;
     {{ incremental_plan(['worker_assignment', 'case', 'placement', 'investigation', 'referral', 'worker']) }};
     {%- if is_incremental() %}
     drop table if exists pg_temp.cww_touched_workers;
@@ -111,45 +124,58 @@
         union select r.case_id from {{ changed_since('placement') }}
         union select r.case_id from {{ changed_since('worker_assignment') }}
     ),
-    changed_workers as (
-        select r.worker_id from {{ changed_since('worker') }}
-    ),
     touched as (
         select a.worker_id from {{ source('cpin', 'worker_assignment') }} as a
         where a.case_id in (select case_id from changed_cases)
         union select r.worker_id from {{ changed_since('worker_assignment') }}
         union select r.worker_id from {{ changed_since('investigation') }}
         union select r.intake_worker_id from {{ changed_since('referral') }}
-        union select worker_id from changed_workers
-        union select w.worker_id from {{ source('cpin', 'worker') }} as w
-        where w.supervisor_id in (select worker_id from changed_workers)
     )
-    select worker_id, '0001-01-01'::date as from_date from touched where worker_id is not null;
+    select worker_id from touched where worker_id is not null;
+    drop table if exists pg_temp.cww_renamed_workers;
+    create temp table cww_renamed_workers on commit drop as
+    select r.worker_id from {{ changed_since('worker') }}
+    union
+    select w.worker_id from {{ source('cpin', 'worker') }} as w
+    where w.supervisor_id in (select r.worker_id from {{ changed_since('worker') }});
+    drop table if exists pg_temp.cww_new_inputs;
+    create temp table cww_new_inputs on commit drop as
+    {{ caseload_inputs(workers='pg_temp.cww_touched_workers') }};
     drop table if exists pg_temp.cww_rebuild_from;
     create temp table cww_rebuild_from on commit drop as
-    with recomputed as (
-        {{ caseload_daily_rows(
-            default_from="'0001-01-01'::date",
-            to_date='(select since_as_of from ' ~ plan_table() ~ ')',
-            workers='pg_temp.cww_touched_workers') }}
-    ),
-    stored as (
-        select {{ caseload_daily_columns() | join(', ') }}
-        from {{ this }}
-        where worker_id in (select worker_id from pg_temp.cww_touched_workers)
-          and activity_date <= (select since_as_of from {{ plan_table() }})
+    with stored as (
+        select * from {{ inputs }} where worker_id in (select worker_id from pg_temp.cww_touched_workers)
     ),
     differing as (
-        (select * from recomputed except all select * from stored)
+        (select * from pg_temp.cww_new_inputs except all select * from stored)
         union all
-        (select * from stored except all select * from recomputed)
+        (select * from stored except all select * from pg_temp.cww_new_inputs)
     )
-    select worker_id, min(activity_date) as from_date from differing group by worker_id;
+    select worker_id, min(from_date) as from_date
+    from (
+        select worker_id, event_date as from_date from differing
+        union all
+        select worker_id, '0001-01-01'::date from pg_temp.cww_renamed_workers
+    ) as d
+    group by worker_id;
+    delete from {{ inputs }}
+    where worker_id in (select worker_id from pg_temp.cww_touched_workers)
+      and (select since_batch is not null from {{ plan_table() }});
+    insert into {{ inputs }}
+    select * from pg_temp.cww_new_inputs where (select since_batch is not null from {{ plan_table() }});
     delete from {{ this }} as t
     using {{ plan_table() }} as p
-    where p.since_batch is null
-       or t.activity_date > p.since_as_of
-       or exists (select 1 from pg_temp.cww_rebuild_from as r
-                  where r.worker_id = t.worker_id and t.activity_date >= r.from_date);
+    where p.since_batch is null or t.activity_date > p.since_as_of;
+    -- (the redundant bound on activity_date lets the index skip the years nobody changed)
+    delete from {{ this }} as t
+    using pg_temp.cww_rebuild_from as r
+    where r.worker_id = t.worker_id and t.activity_date >= r.from_date
+      and t.activity_date >= (select min(from_date) from pg_temp.cww_rebuild_from);
     {%- endif %}
+    -- Rebuilding everything: every worker's inputs afresh.
+    delete from {{ inputs }} where (select since_batch is null from {{ plan_table() }});
+    insert into {{ inputs }}
+    select * from ({{ caseload_inputs() }}) as all_inputs
+    where (select since_batch is null from {{ plan_table() }});
+    analyze {{ inputs }}
 {%- endmacro %}

@@ -1,10 +1,10 @@
 {#- Caseload per worker per day (supervisors roll up through supervisor_id): open cases carried as
     primary worker, children in care on those cases, new referrals taken at intake, and
-    investigations open past their due date (macro caseload_daily_rows). Days where a worker has
-    nothing are not stored. Incremental by partition (macros/incremental.sql): a worker touched by
-    the latest extract batches has their days rebuilt from the first day that differs from what
-    is stored; every worker gets the days after the last as-of date. Results equal a full
-    rebuild (tests/test_dbt_incremental.py). -#}
+    investigations open past their due date (macros/caseload.sql: computed from per-day inputs the
+    pre-hook keeps in private.caseload_inputs). Days where a worker has nothing are not stored.
+    Incremental by partition (macros/incremental.sql): a worker touched by the latest extract
+    batches has their days rebuilt from the first day whose inputs changed; every worker gets the
+    days after the last as-of date. Results equal a full rebuild (tests/test_dbt_incremental.py). -#}
 -- depends_on: {{ source('cpin', 'worker_assignment') }}
 -- depends_on: {{ source('cpin', 'case') }}
 -- depends_on: {{ source('cpin', 'placement') }}

@@ -13,7 +13,7 @@
     on_schema_change='fail',
     pre_hook=["{{ children_in_care_daily_plan() }}"],
     post_hook=["{{ record_incremental_mark() }}"],
-    indexes=[{'columns': ['care_date']}, {'columns': ['agency_id', 'care_date']}]
+    indexes=[{'columns': ['care_date']}, {'columns': ['agency_id', 'care_date']}, {'columns': ['child_id']}]
 ) }}
 
 with placements as (
