@@ -45,13 +45,21 @@ update raw.placement set start_date = '2023-10-07', updated_at = '2024-07-01 10:
     _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where placement_id = 13;
 update raw.investigation set due_on = '2023-06-20', updated_at = '2024-07-01 10:00+00',
     _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where investigation_id = 3;
--- A soft delete: child 1004's four-day stay in June 2023 was entered in error.
+-- A soft delete: child 1004's four-day stay in June 2023 was entered in error; so was the visit
+-- to Jade (2001) on 25 June (soft delete), and the call on case 4002 was hard-deleted at the source.
 update raw.placement set is_deleted = true, updated_at = '2024-07-01 10:00+00',
     _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where placement_id = 5;
+update raw.contact_note set is_deleted = true, updated_at = '2024-07-01 10:00+00',
+    _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where contact_note_id = 3;
+update raw.contact_note set _deleted = true, _batch_id = 2 where contact_note_id = 4;
 """
 
 # Every incremental model: after the nightly build its rows must equal a --full-refresh build's.
-INCREMENTAL_MODELS = ("fct_children_in_care_daily", "fct_caseload_daily")
+INCREMENTAL_MODELS = {
+    "fct_children_in_care_daily": "marts",
+    "fct_caseload_daily": "marts",
+    "int_contacts_summarised": "intermediate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +165,12 @@ def test_late_changes_and_soft_delete_reach_the_incremental_facts(
         " where worker_id = 201 and overdue_investigations > 0 and activity_date < '2024-01-01'",
     )
     assert overdue == [("2023-06-21", "2023-06-30")]
+    contacts = q(
+        pg_server,
+        settings,
+        "select child_id, last_contact_on::text from intermediate.int_contacts_summarised",
+    )
+    assert sorted(contacts) == [(1001, "2024-06-20"), (1002, "2024-07-01")]  # 2001's and 2002's notes deleted
 
 
 def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Settings, dict]) -> None:
@@ -164,15 +178,15 @@ def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Setti
     settings, _ = nightly
     with pg_server.connect(settings.warehouse_db) as conn:
         conn.execute("create schema if not exists nightly_copy")
-        for model in INCREMENTAL_MODELS:
-            conn.execute(f"create table nightly_copy.{model} as select * from marts.{model}")
+        for model, schema in INCREMENTAL_MODELS.items():
+            conn.execute(f"create table nightly_copy.{model} as select * from {schema}.{model}")
     build(settings, select=" ".join(INCREMENTAL_MODELS), full_refresh=True)
-    for model in INCREMENTAL_MODELS:
-        rows = q(pg_server, settings, f"select count(*) from marts.{model}")[0][0]
+    for model, schema in INCREMENTAL_MODELS.items():
+        rows = q(pg_server, settings, f"select count(*) from {schema}.{model}")[0][0]
         assert rows > 0, model
         for a, b in (
-            (f"nightly_copy.{model}", f"marts.{model}"),
-            (f"marts.{model}", f"nightly_copy.{model}"),
+            (f"nightly_copy.{model}", f"{schema}.{model}"),
+            (f"{schema}.{model}", f"nightly_copy.{model}"),
         ):
             extra = q(pg_server, settings, f"select * from {a} except all select * from {b} limit 5")
             assert extra == [], (model, f"rows in {a} missing from {b}", extra)

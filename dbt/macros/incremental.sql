@@ -179,3 +179,33 @@
     where (select since_batch is null from {{ plan_table() }});
     analyze {{ inputs }}
 {%- endmacro %}
+
+{#- int_contacts_summarised: a child's last contact depends on the notes naming them and the notes
+    on their episodes' cases. Touched: persons named by a changed note; children of the episodes
+    of a changed note's case, of a changed case and of a changed placement (episode membership);
+    and, as the as-of date moves, those of notes dated after the last as-of date. -#}
+{% macro contacts_summarised_plan() -%}
+    {{ incremental_plan(['contact_note', 'placement', 'case']) }};
+    {%- if is_incremental() %}
+    drop table if exists pg_temp.cww_touched_contacts;
+    create temp table cww_touched_contacts on commit drop as
+    with notes as (
+        select n.person_id, n.case_id
+        from {{ source('cpin', 'contact_note') }} as n
+        cross join {{ plan_table() }} as p
+        where n._batch_id > p.since_batch or n.contact_at::date > p.since_as_of
+    ),
+    cases as (
+        select case_id from notes
+        union select r.case_id from {{ changed_since('case') }}
+        union select r.case_id from {{ changed_since('placement') }}
+    )
+    select person_id as child_id from notes where person_id is not null
+    union
+    select p.person_id from {{ source('cpin', 'placement') }} as p
+    where p.case_id in (select case_id from cases) and p.person_id is not null;
+    delete from {{ this }} as t
+    using {{ plan_table() }} as p
+    where p.since_batch is null or t.child_id in (select child_id from pg_temp.cww_touched_contacts);
+    {%- endif %}
+{%- endmacro %}

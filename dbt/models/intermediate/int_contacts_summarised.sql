@@ -1,5 +1,19 @@
 {#- Last worker contact with each child up to the as-of date: a contact note naming the child,
-    or any note on the child's in-care (CIC) case. -#}
+    or any note on the child's in-care (CIC) case. Incremental by partition
+    (macros/incremental.sql): the children the latest extract batches touched are recomputed;
+    results equal a full rebuild (tests/test_dbt_incremental.py). -#}
+-- depends_on: {{ source('cpin', 'contact_note') }}
+-- depends_on: {{ source('cpin', 'placement') }}
+-- depends_on: {{ source('cpin', 'case') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ contacts_summarised_plan() }}"],
+    post_hook=["{{ record_incremental_mark() }}"],
+    indexes=[{'columns': ['child_id']}]
+) }}
+
 with notes as (
     select person_id, case_id, contact_on
     from {{ ref('stg_cpin__contact_notes') }}
@@ -10,6 +24,10 @@ by_person as (
     select person_id as child_id, max(contact_on) as last_contact_on
     from notes
     where person_id is not null
+    {%- if is_incremental() %}
+      and (exists (select 1 from {{ plan_table() }} where since_batch is null)
+           or person_id in (select child_id from pg_temp.cww_touched_contacts))
+    {%- endif %}
     group by person_id
 ),
 
@@ -17,6 +35,10 @@ by_case as (
     select e.child_id, max(n.contact_on) as last_contact_on
     from notes as n
     inner join {{ ref('int_care_episodes_built') }} as e on e.episode_id = n.case_id
+    {%- if is_incremental() %}
+    where exists (select 1 from {{ plan_table() }} where since_batch is null)
+       or e.child_id in (select child_id from pg_temp.cww_touched_contacts)
+    {%- endif %}
     group by e.child_id
 )
 
