@@ -260,20 +260,25 @@ def nightly_options(settings: Settings, server: Any = None) -> NightlyOptions:
     from cww.postgres import resolve_server
 
     server = server or resolve_server(settings)
-    after, upto = 0, None
+    after, updated_after, upto = 0, None, None
     with server.connect(settings.warehouse_db) as conn:
         if conn.execute("select to_regclass('private.incremental_marks') is not null").fetchone()[0]:
             row = conn.execute(
-                "select batch_id from private.incremental_marks where model = %s", (TESTED_MARK,)
+                "select batch_id, (as_of_date - 7)::text from private.incremental_marks where model = %s",
+                (TESTED_MARK,),
             ).fetchone()
-            after = int(row[0]) if row else 0
+            after, updated_after = (int(row[0]), row[1]) if row else (0, None)
         if conn.execute("select to_regclass('extract_meta.batches') is not null").fetchone()[0]:
             # Batches still running land rows after the build started: test them next night.
             upto = conn.execute(
                 "select coalesce(min(batch_id) filter (where status = 'running') - 1, max(batch_id), 0)"
                 " from extract_meta.batches"
             ).fetchone()[0]
-    return NightlyOptions(vars={"test_rows_after_batch": after}, args=NIGHTLY_ARGS, upto_batch=upto)
+    return NightlyOptions(
+        vars={"test_rows_after_batch": after, "test_rows_updated_after": updated_after},
+        args=NIGHTLY_ARGS,
+        upto_batch=upto,
+    )
 
 
 def record_tested_batch(settings: Settings, options: NightlyOptions, server: Any = None) -> None:

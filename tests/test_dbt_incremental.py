@@ -52,6 +52,11 @@ update raw.placement set is_deleted = true, updated_at = '2024-07-01 10:00+00',
 update raw.contact_note set is_deleted = true, updated_at = '2024-07-01 10:00+00',
     _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where contact_note_id = 3;
 update raw.contact_note set _deleted = true, _batch_id = 2 where contact_note_id = 4;
+-- Payments move on: Ben's per diem is paid; the clothing request for Ava was entered in error.
+update raw.payment set status_code = 'PAID', paid_on = '2024-07-01', updated_at = '2024-07-01 12:00+00',
+    _source_updated_at = '2024-07-01 12:00+00', _batch_id = 2 where payment_id = 2;
+update raw.payment set is_deleted = true, updated_at = '2024-07-01 12:00+00',
+    _source_updated_at = '2024-07-01 12:00+00', _batch_id = 2 where payment_id = 3;
 """
 
 # Every incremental model: after the nightly build its rows must equal a --full-refresh build's.
@@ -59,6 +64,7 @@ INCREMENTAL_MODELS = {
     "fct_children_in_care_daily": "marts",
     "fct_caseload_daily": "marts",
     "int_contacts_summarised": "intermediate",
+    "fct_payments": "marts",
 }
 
 
@@ -171,6 +177,8 @@ def test_late_changes_and_soft_delete_reach_the_incremental_facts(
         "select child_id, last_contact_on::text from intermediate.int_contacts_summarised",
     )
     assert sorted(contacts) == [(1001, "2024-06-20"), (1002, "2024-07-01")]  # 2001's and 2002's notes deleted
+    payments = q(pg_server, settings, "select payment_id, lifecycle_stage from marts.fct_payments order by 1")
+    assert payments == [(1, "paid"), (2, "paid"), (4, "paid"), (5, "voided")]
 
 
 def test_incremental_equals_full_refresh(pg_server: Server, nightly: tuple[Settings, dict]) -> None:

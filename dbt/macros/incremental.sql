@@ -209,3 +209,21 @@
     where p.since_batch is null or t.child_id in (select child_id from pg_temp.cww_touched_contacts);
     {%- endif %}
 {%- endmacro %}
+
+{#- fct_payments: a payment's row depends on the payment, its placement and its provider.
+    Touched: changed payments, and the payments of a changed placement or provider. -#}
+{% macro payments_plan() -%}
+    {{ incremental_plan(['payment', 'placement', 'provider']) }};
+    {%- if is_incremental() %}
+    drop table if exists pg_temp.cww_touched_payments;
+    create temp table cww_touched_payments on commit drop as
+    select r.payment_id from {{ changed_since('payment') }}
+    union
+    select p.payment_id from {{ source('cpin', 'payment') }} as p
+    where p.placement_id in (select r.placement_id from {{ changed_since('placement') }})
+       or p.provider_id in (select r.provider_id from {{ changed_since('provider') }});
+    delete from {{ this }} as t
+    using {{ plan_table() }} as p
+    where p.since_batch is null or t.payment_id in (select payment_id from pg_temp.cww_touched_payments);
+    {%- endif %}
+{%- endmacro %}

@@ -1,6 +1,17 @@
 {#- One row per payment with its lifecycle (requested → approved → paid, or voided), the placement
-    type it pays for, and how long each step took. -#}
-{{ config(post_hook=["{{ secure_by_agency() }}"], indexes=[{'columns': ['agency_id']}]) }}
+    type it pays for, and how long each step took. Incremental by partition
+    (macros/incremental.sql): the payments the latest extract batches touched are rebuilt. -#}
+-- depends_on: {{ source('cpin', 'payment') }}
+-- depends_on: {{ source('cpin', 'placement') }}
+-- depends_on: {{ source('cpin', 'provider') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ payments_plan() }}"],
+    post_hook=["{{ secure_by_agency() }}", "{{ record_incremental_mark() }}"],
+    indexes=[{'columns': ['agency_id']}, {'columns': ['payment_id'], 'unique': true}]
+) }}
 select
     p.payment_id,
     p.agency_id,
@@ -31,3 +42,7 @@ left join {{ ref('stg_cpin__placements') }} as pl on pl.placement_id = p.placeme
 left join {{ ref('stg_cpin__providers') }} as pv on pv.provider_id = p.provider_id
 left join {{ ref('placement_types') }} as pt
     on pt.placement_type_code = coalesce(pl.placement_type_code, pv.provider_type_code)
+{%- if is_incremental() %}
+where exists (select 1 from {{ plan_table() }} where since_batch is null)
+   or p.payment_id in (select payment_id from pg_temp.cww_touched_payments)
+{%- endif %}
