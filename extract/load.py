@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from extract.catalog import Column, table_columns
+from extract.dependent_views import views_set_aside
 from extract.drift import DriftError, plan_drift
 from extract.faults import checkpoint
 from extract.options import ExtractOptions
@@ -143,13 +144,19 @@ class TableLoader:
                 )
             )
             res.warnings.append(f"new source column {c.name!r} ({c.type}) added to raw.{self.spec.name}")
-        for name, old, new in plan.widen:
-            self.wh.execute(
-                sql.SQL("alter table {} alter column {} type {}").format(
-                    self.raw, sql.Identifier(name), sql.SQL(new)
-                )
-            )
-            res.warnings.append(f"column {name!r} widened from {old} to {new} in raw.{self.spec.name}")
+        if plan.widen:
+            # Views reading raw (dbt staging) block ALTER TYPE: set them aside in this transaction.
+            with views_set_aside(self.wh, self.raw) as views:
+                for name, old, new in plan.widen:
+                    self.wh.execute(
+                        sql.SQL("alter table {} alter column {} type {}").format(
+                            self.raw, sql.Identifier(name), sql.SQL(new)
+                        )
+                    )
+                    res.warnings.append(
+                        f"column {name!r} widened from {old} to {new} in raw.{self.spec.name}"
+                        + (f" (views re-created: {', '.join(views)})" if views else "")
+                    )
         res.warnings.extend(plan.warnings)
 
     def _key_guaranteed(self, src: list[Column]) -> bool:
