@@ -20,7 +20,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Not the bench folder itself: bench/dbt.py would shadow the dbt package.
+sys.path[0] = str(ROOT)
 
 from simulator.soak import SoakConfig, run_soak  # noqa: E402
 

@@ -435,7 +435,10 @@ class Soak:
                 exprs = []
                 for col in cols:
                     if col == key:
-                        exprs.append(f"(select max({key}) from cpin.{table}) + row_number() over ()")
+                        # negative ids: the simulator allocates positive ones from its own counter
+                        exprs.append(
+                            f"(select least(min({key}), 0) from cpin.{table}) - row_number() over ()"
+                        )
                     elif col == column:
                         exprs.append(f"'{bad}'::date")
                     elif col in ("created_at", "updated_at"):
