@@ -10,6 +10,9 @@
       - select: the rows of those partitions and the new days;
       - post-hook: records the batch and as-of date it has now seen, in the same transaction as the
         rows (a failed build records nothing and the next night redoes the work).
+    The temp tables of a plan are analysed as soon as they are written: without statistics the
+    planner guesses thousands of rows and hash-joins them against a full scan of the fact (16 s
+    instead of an index look-up at provincial scale).
     With no mark (first build after this design, or the mark was lost) the plan rebuilds every
     partition, which is a full rebuild. A --full-refresh ignores the mark. Limits: seeds (code
     labels) changing, or a source row moved to another child/worker/case by rewriting its key
@@ -86,6 +89,7 @@
     select p.person_id
     from {{ source('cpin', 'placement') }} as p
     where p.case_id in (select r.case_id from {{ changed_since('case') }});
+    analyze pg_temp.cww_touched_children;
     delete from {{ this }} as t
     using {{ plan_table() }} as p
     where p.since_batch is null or t.care_date > p.since_as_of;
@@ -132,15 +136,18 @@
         union select r.intake_worker_id from {{ changed_since('referral') }}
     )
     select worker_id from touched where worker_id is not null;
+    analyze pg_temp.cww_touched_workers;
     drop table if exists pg_temp.cww_renamed_workers;
     create temp table cww_renamed_workers on commit drop as
     select r.worker_id from {{ changed_since('worker') }}
     union
     select w.worker_id from {{ source('cpin', 'worker') }} as w
     where w.supervisor_id in (select r.worker_id from {{ changed_since('worker') }});
+    analyze pg_temp.cww_renamed_workers;
     drop table if exists pg_temp.cww_new_inputs;
     create temp table cww_new_inputs on commit drop as
     {{ caseload_inputs(workers='pg_temp.cww_touched_workers') }};
+    analyze pg_temp.cww_new_inputs;
     drop table if exists pg_temp.cww_rebuild_from;
     create temp table cww_rebuild_from on commit drop as
     with stored as (
@@ -158,6 +165,7 @@
         select worker_id, '0001-01-01'::date from pg_temp.cww_renamed_workers
     ) as d
     group by worker_id;
+    analyze pg_temp.cww_rebuild_from;
     delete from {{ inputs }}
     where worker_id in (select worker_id from pg_temp.cww_touched_workers)
       and (select since_batch is not null from {{ plan_table() }});
@@ -204,6 +212,7 @@
     union
     select p.person_id from {{ source('cpin', 'placement') }} as p
     where p.case_id in (select case_id from cases) and p.person_id is not null;
+    analyze pg_temp.cww_touched_contacts;
     delete from {{ this }} as t
     using {{ plan_table() }} as p
     where p.since_batch is null or t.child_id in (select child_id from pg_temp.cww_touched_contacts);
@@ -222,6 +231,7 @@
     select p.payment_id from {{ source('cpin', 'payment') }} as p
     where p.placement_id in (select r.placement_id from {{ changed_since('placement') }})
        or p.provider_id in (select r.provider_id from {{ changed_since('provider') }});
+    analyze pg_temp.cww_touched_payments;
     delete from {{ this }} as t
     using {{ plan_table() }} as p
     where p.since_batch is null or t.payment_id in (select payment_id from pg_temp.cww_touched_payments);
