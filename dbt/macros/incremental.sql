@@ -69,6 +69,17 @@
         set batch_id = excluded.batch_id, as_of_date = excluded.as_of_date, recorded_at = now()
 {%- endmacro %}
 
+{#- pre-hook: delete everything when the plan rebuilds everything, else the days after the last
+    as-of date (date_column; none for models without days). Two statements, each a plain
+    comparison with a value the plan holds, so that the date index serves the second (a join
+    with the plan or an OR would scan the whole table). -#}
+{% macro delete_rebuilt_days(date_column) -%}
+    delete from {{ this }} where (select since_batch is null from {{ plan_table() }});
+    {%- if date_column %}
+    delete from {{ this }} where {{ date_column }} > (select since_as_of from {{ plan_table() }});
+    {%- endif %}
+{%- endmacro %}
+
 {#- Rows of raw.<table> changed since the plan's batch (none when the plan rebuilds everything). -#}
 {% macro changed_since(table, alias='r') -%}
     {{ source('cpin', table) }} as {{ alias }}
@@ -90,9 +101,7 @@
     from {{ source('cpin', 'placement') }} as p
     where p.case_id in (select r.case_id from {{ changed_since('case') }});
     analyze pg_temp.cww_touched_children;
-    delete from {{ this }} as t
-    using {{ plan_table() }} as p
-    where p.since_batch is null or t.care_date > p.since_as_of;
+    {{ delete_rebuilt_days('care_date') }}
     delete from {{ this }} where child_id in (select child_id from pg_temp.cww_touched_children);
     {%- endif %}
 {%- endmacro %}
@@ -171,9 +180,7 @@
       and (select since_batch is not null from {{ plan_table() }});
     insert into {{ inputs }}
     select * from pg_temp.cww_new_inputs where (select since_batch is not null from {{ plan_table() }});
-    delete from {{ this }} as t
-    using {{ plan_table() }} as p
-    where p.since_batch is null or t.activity_date > p.since_as_of;
+    {{ delete_rebuilt_days('activity_date') }}
     -- (the redundant bound on activity_date lets the index skip the years nobody changed)
     delete from {{ this }} as t
     using pg_temp.cww_rebuild_from as r
@@ -213,9 +220,8 @@
     select p.person_id from {{ source('cpin', 'placement') }} as p
     where p.case_id in (select case_id from cases) and p.person_id is not null;
     analyze pg_temp.cww_touched_contacts;
-    delete from {{ this }} as t
-    using {{ plan_table() }} as p
-    where p.since_batch is null or t.child_id in (select child_id from pg_temp.cww_touched_contacts);
+    {{ delete_rebuilt_days(none) }}
+    delete from {{ this }} where child_id in (select child_id from pg_temp.cww_touched_contacts);
     {%- endif %}
 {%- endmacro %}
 
@@ -232,8 +238,7 @@
     where p.placement_id in (select r.placement_id from {{ changed_since('placement') }})
        or p.provider_id in (select r.provider_id from {{ changed_since('provider') }});
     analyze pg_temp.cww_touched_payments;
-    delete from {{ this }} as t
-    using {{ plan_table() }} as p
-    where p.since_batch is null or t.payment_id in (select payment_id from pg_temp.cww_touched_payments);
+    {{ delete_rebuilt_days(none) }}
+    delete from {{ this }} where payment_id in (select payment_id from pg_temp.cww_touched_payments);
     {%- endif %}
 {%- endmacro %}

@@ -14,7 +14,38 @@
     indexes=[{'columns': ['child_id']}]
 ) }}
 
-with notes as (
+{%- if is_incremental() %}
+{#- Only the touched children: their episodes, then one pass over the notes for them. -#}
+with episodes as (
+    select episode_id, child_id
+    from {{ ref('int_care_episodes_built') }}
+    where child_id in (select child_id from pg_temp.cww_touched_contacts)
+       or exists (select 1 from {{ plan_table() }} where since_batch is null)
+),
+
+notes as (
+    select person_id, case_id, contact_on
+    from {{ ref('stg_cpin__contact_notes') }}
+    where contact_on <= {{ as_of_date() }}
+      and (person_id in (select child_id from pg_temp.cww_touched_contacts)
+           or case_id in (select episode_id from episodes)
+           or exists (select 1 from {{ plan_table() }} where since_batch is null))
+),
+
+by_person as (
+    select person_id as child_id, max(contact_on) as last_contact_on
+    from notes
+    where person_id is not null
+      and (person_id in (select child_id from pg_temp.cww_touched_contacts)
+           or exists (select 1 from {{ plan_table() }} where since_batch is null))
+    group by person_id
+),
+{%- else %}
+with episodes as (
+    select episode_id, child_id from {{ ref('int_care_episodes_built') }}
+),
+
+notes as (
     select person_id, case_id, contact_on
     from {{ ref('stg_cpin__contact_notes') }}
     where contact_on <= {{ as_of_date() }}
@@ -24,21 +55,14 @@ by_person as (
     select person_id as child_id, max(contact_on) as last_contact_on
     from notes
     where person_id is not null
-    {%- if is_incremental() %}
-      and (exists (select 1 from {{ plan_table() }} where since_batch is null)
-           or person_id in (select child_id from pg_temp.cww_touched_contacts))
-    {%- endif %}
     group by person_id
 ),
+{%- endif %}
 
 by_case as (
     select e.child_id, max(n.contact_on) as last_contact_on
     from notes as n
-    inner join {{ ref('int_care_episodes_built') }} as e on e.episode_id = n.case_id
-    {%- if is_incremental() %}
-    where exists (select 1 from {{ plan_table() }} where since_batch is null)
-       or e.child_id in (select child_id from pg_temp.cww_touched_contacts)
-    {%- endif %}
+    inner join episodes as e on e.episode_id = n.case_id
     group by e.child_id
 )
 
