@@ -103,6 +103,22 @@ with inputs as (
     {%- endif %}
 ),
 
+-- Days before a worker's from_date are not wanted: their changes only matter through their sum,
+-- so they collapse into one change on from_date (nightly, nearly all of a worker's history).
+changes as (
+    select
+        worker_id,
+        greatest(event_date, from_date) as event_date,
+        from_date,
+        to_date,
+        sum(d_open) as d_open,
+        sum(d_cic) as d_cic,
+        sum(d_overdue) as d_overdue
+    from inputs
+    where d_open is not null
+    group by worker_id, greatest(event_date, from_date), from_date, to_date
+),
+
 levels as (
     select
         worker_id,
@@ -110,11 +126,10 @@ levels as (
         to_date,
         event_date as valid_from,
         coalesce(lead(event_date) over w, 'infinity'::date) as valid_to,
-        sum(coalesce(d_open, 0)) over w as open_cases,
-        sum(coalesce(d_cic, 0)) over w as children_in_care,
-        sum(coalesce(d_overdue, 0)) over w as overdue_investigations
-    from inputs
-    where d_open is not null
+        sum(d_open) over w as open_cases,
+        sum(d_cic) over w as children_in_care,
+        sum(d_overdue) over w as overdue_investigations
+    from changes
     window w as (partition by worker_id order by event_date)
 ),
 

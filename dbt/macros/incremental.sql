@@ -157,29 +157,37 @@
     create temp table cww_new_inputs on commit drop as
     {{ caseload_inputs(workers='pg_temp.cww_touched_workers') }};
     analyze pg_temp.cww_new_inputs;
+    drop table if exists pg_temp.cww_input_changes;
+    create temp table cww_input_changes on commit drop as
+    select
+        coalesce(n.worker_id, o.worker_id) as worker_id,
+        coalesce(n.event_date, o.event_date) as event_date,
+        n.worker_id is not null as present,
+        n.d_open, n.d_cic, n.d_overdue, n.new_referrals
+    from pg_temp.cww_new_inputs as n
+    full outer join (
+        select * from {{ inputs }} where worker_id in (select worker_id from pg_temp.cww_touched_workers)
+    ) as o on o.worker_id = n.worker_id and o.event_date = n.event_date
+    where n.worker_id is null or o.worker_id is null
+       or (n.d_open, n.d_cic, n.d_overdue, n.new_referrals)
+          is distinct from (o.d_open, o.d_cic, o.d_overdue, o.new_referrals);
+    analyze pg_temp.cww_input_changes;
     drop table if exists pg_temp.cww_rebuild_from;
     create temp table cww_rebuild_from on commit drop as
-    with stored as (
-        select * from {{ inputs }} where worker_id in (select worker_id from pg_temp.cww_touched_workers)
-    ),
-    differing as (
-        (select * from pg_temp.cww_new_inputs except all select * from stored)
-        union all
-        (select * from stored except all select * from pg_temp.cww_new_inputs)
-    )
     select worker_id, min(from_date) as from_date
     from (
-        select worker_id, event_date as from_date from differing
+        select worker_id, event_date as from_date from pg_temp.cww_input_changes
         union all
         select worker_id, '0001-01-01'::date from pg_temp.cww_renamed_workers
     ) as d
     group by worker_id;
     analyze pg_temp.cww_rebuild_from;
-    delete from {{ inputs }}
-    where worker_id in (select worker_id from pg_temp.cww_touched_workers)
-      and (select since_batch is not null from {{ plan_table() }});
+    delete from {{ inputs }} as i
+    using pg_temp.cww_input_changes as c
+    where i.worker_id = c.worker_id and i.event_date = c.event_date;
     insert into {{ inputs }}
-    select * from pg_temp.cww_new_inputs where (select since_batch is not null from {{ plan_table() }});
+    select worker_id, event_date, d_open, d_cic, d_overdue, new_referrals
+    from pg_temp.cww_input_changes where present;
     {{ delete_rebuilt_days('activity_date') }}
     -- (the redundant bound on activity_date lets the index skip the years nobody changed)
     delete from {{ this }} as t
@@ -188,11 +196,15 @@
       and t.activity_date >= (select min(from_date) from pg_temp.cww_rebuild_from);
     {%- endif %}
     -- Rebuilding everything: every worker's inputs afresh.
-    delete from {{ inputs }} where (select since_batch is null from {{ plan_table() }});
-    insert into {{ inputs }}
-    select * from ({{ caseload_inputs() }}) as all_inputs
-    where (select since_batch is null from {{ plan_table() }});
-    analyze {{ inputs }}
+    do $$
+    begin
+        if (select since_batch is null from {{ plan_table() }}) then
+            truncate {{ inputs }};
+            insert into {{ inputs }}
+            {{ caseload_inputs() | replace('$$', '') }};
+            analyze {{ inputs }};
+        end if;
+    end $$
 {%- endmacro %}
 
 {#- int_contacts_summarised: a child's last contact depends on the notes naming them and the notes
