@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from cww.postgres import _find_bindir
 from simulator.soak import FAULTS, NIGHTS, SoakConfig, fault_plan, run_soak
 
 
@@ -39,9 +40,9 @@ def test_fault_plan_is_fixed_and_covers_every_kind() -> None:
     assert fault_plan(9) != plan  # the seed shuffles
 
 
-@pytest.mark.skipif(shutil.which("runuser") is None, reason="the private cluster runs as the postgres user")
+@pytest.mark.skipif(_find_bindir() is None, reason="the soak's private cluster needs PostgreSQL's binaries")
 def test_a_week_of_nights_recovers_from_every_fault(tmp_path_factory: pytest.TempPathFactory) -> None:
-    # The cluster belongs to the postgres system user: its home must be reachable by that user.
+    # As root the cluster belongs to the postgres system user: its home must be reachable by it.
     home = Path("/tmp") / f"cwwsoak_{os.getpid()}_{tmp_path_factory.getbasetemp().name}"
     shutil.rmtree(home, ignore_errors=True)
     lines: list[str] = []
