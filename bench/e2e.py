@@ -482,6 +482,8 @@ def sizes(server: Any, settings: Settings) -> dict[str, int]:
 
 
 def _fmt_s(s: float) -> str:
+    if s >= 2 * 3600:
+        return f"{s / 3600:.1f} h"
     return f"{s / 60:.1f} min" if s >= 600 else f"{s:.1f} s"
 
 
@@ -768,6 +770,47 @@ def write_capacity() -> None:
         return
     CAPACITY.write_text(capacity_markdown(prov, demo))
     console.print(f"wrote {CAPACITY}")
+    print(capacity_summary(prov, demo))
+
+
+def capacity_summary(prov: dict[str, Any], demo: dict[str, Any] | None) -> str:
+    """The short table README shows: rows and the three run times, measured and extrapolated."""
+    raw_p = sum(v for k, v in prov["sizes"].items() if k.startswith("raw."))
+    raw_d = sum(v for k, v in (demo or {}).get("sizes", {}).items() if k.startswith("raw.")) or None
+    big = ("raw.contact_note", "raw.person", "marts.fct_children_in_care_daily", "marts.fct_caseload_daily")
+    rows = [("raw rows, all tables", raw_d, raw_p)] + [
+        (k, (demo or {}).get("sizes", {}).get(k), prov["sizes"].get(k)) for k in big if k in prov["sizes"]
+    ]
+    lines = [
+        "| | demo (measured) | 1× provincial (measured) | 5× (extrapolated) | 20× (extrapolated) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, d, p in rows:
+        lines.append(f"| {label} | {f'{d:,}' if d else ''} | {p:,} | {5 * p:,} | {20 * p:,} |")
+    for key, label in (
+        ("full", "initial full build"),
+        ("dagster", "nightly, Dagster"),
+        ("cli", "nightly, CLI"),
+    ):
+        rp, rd = prov["runs"].get(key), (demo or {}).get("runs", {}).get(key)
+        if not rp:
+            continue
+        tp, td = rp["seconds"], (rd or {}).get("seconds")
+        k = _exponent(td, tp, raw_d, raw_p)
+        t20 = tp * 20 ** max(k or 1.0, 1.0)
+        lines.append(
+            f"| {label}, wall time | {_fmt_s(td) if td else ''} | {_fmt_s(tp)} | {_fmt_s(5 * tp)} | "
+            f"{_fmt_s(20 * tp)} linear, {_fmt_s(t20)} at k = {max(k or 1.0, 1.0):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _exponent(td: float | None, tp: float, raw_d: int | None, raw_p: int) -> float | None:
+    import math
+
+    if not td or not raw_d or td < 0.5 or tp < 0.5 or raw_p <= raw_d:
+        return None
+    return math.log(tp / td) / math.log(raw_p / raw_d)
 
 
 def _stage_seconds(run: dict[str, Any], name: str) -> float:
