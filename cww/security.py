@@ -37,6 +37,16 @@ def analyst_role(prefix: str = "cww") -> str:
     return f"{prefix}_analyst"
 
 
+def data_team_role(prefix: str = "cww") -> str:
+    """The data team's role: one name for person search and the monitoring dashboards.
+
+    Person search treats its members (and the role itself) as seeing every agency in full detail;
+    the dashboards' monitoring connection logs in as it (read-only, monitoring schemas only).
+    Whichever of the two runs first creates it; the dashboards give it LOGIN and a password.
+    """
+    return f"{prefix}_data_team"
+
+
 def role_password(role: str) -> str:
     """Deterministic per-role password: HMAC-SHA256(secret, role), 32 hex characters."""
     return hmac.new(role_secret().encode(), role.encode(), hashlib.sha256).hexdigest()[:32]

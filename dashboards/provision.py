@@ -27,7 +27,7 @@ import psycopg.sql
 
 from cww.errors import CwwError
 from cww.postgres import Server
-from cww.security import analyst_role, role_password
+from cww.security import analyst_role, data_team_role, role_password
 from cww.settings import Settings
 from dashboards.bundle import (
     AGENCY,
@@ -167,8 +167,9 @@ def read_dataset_shapes(
 
 
 def datateam_role(settings: Settings) -> str:
-    """The data team's read-only monitoring login (data-quality dashboard), named like the others."""
-    return f"{settings.role_prefix}_datateam"
+    """The data team's read-only monitoring login (data-quality dashboard): the same role person
+    search treats as the data team (cww.security.data_team_role), not a second name for it."""
+    return data_team_role(settings.role_prefix)
 
 
 DATATEAM_SCHEMAS = ("extract_meta", "data_quality", "dq")

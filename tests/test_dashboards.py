@@ -29,7 +29,7 @@ import pytest
 
 from cww.errors import CwwError
 from cww.postgres import Server, drop_database, drop_role
-from cww.security import role_password
+from cww.security import data_team_role, role_password
 from cww.settings import Settings
 from dashboards.bundle import Agency
 from dashboards.client import SupersetClient
@@ -603,7 +603,7 @@ def test_data_team_sees_checks_duplicates_and_freshness(stack: Stack) -> None:
         got = team.chart_data(body).json()["result"][0]["data"][0]
         assert (got["passed"], got["failed"]) == (1, 1)
     # the monitoring login itself (not only Superset) cannot read agency data
-    role = f"{stack.settings.role_prefix}_datateam"
+    role = data_team_role(stack.settings.role_prefix)
     conninfo = stack.server.conninfo(stack.settings.warehouse_db, user=role, password=role_password(role))
     with psycopg.connect(conninfo) as conn:
         for relation in (

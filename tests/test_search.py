@@ -14,10 +14,9 @@ import psycopg
 import pytest
 
 from cww.postgres import Server
-from cww.security import agency_role, analyst_role, role_password
+from cww.security import agency_role, analyst_role, data_team_role, role_password
 from cww.settings import Settings
 from data_quality.search import refresh_search
-from data_quality.search.install import data_team_role
 from data_quality.search.query import conninfo, run_search
 
 AS_OF = date(2025, 6, 30)
@@ -297,6 +296,14 @@ def test_data_team_member_sees_every_agency(
     finally:
         wh.execute(f'revoke connect on database "{search_wh.warehouse_db}" from "{member}"')
         wh.execute(f'drop role "{member}"')
+
+
+def test_search_and_dashboards_share_one_data_team_role(search_wh: Settings, wh: psycopg.Connection) -> None:
+    from dashboards.provision import datateam_role
+
+    stored = wh.execute("select value from search.setting where key = 'data_team_role'").fetchone()[0]
+    assert stored == data_team_role(search_wh.role_prefix) == datateam_role(search_wh)
+    assert wh.execute("select 1 from pg_roles where rolname = %s", (stored,)).fetchone()
 
 
 def test_cli_prints_ranked_table(

@@ -12,7 +12,8 @@ What :func:`refresh_search` does, in one transaction (searches keep running on t
 2. schema ``search`` (no access for anyone but its owner), ``search.setting``, the nickname table
    (reloaded only when the ``nicknames`` package changes);
 3. the functions (sql/functions.sql, sql/search_person.sql) with a fixed ``search_path``;
-4. the data-team role ``<prefix>_data_team`` (NOLOGIN group: its members see every agency in
+4. the data-team role (``cww.security.data_team_role``; created NOLOGIN here unless the
+   dashboards made it their monitoring login already: its members see every agency in
    detail) and EXECUTE for it and the agency readers' group — not for PUBLIC, not for analysts;
 5. the tables (sql/refresh.sql), built aside and swapped in, then ANALYZEd.
 """
@@ -28,6 +29,7 @@ from psycopg import sql
 
 from cww.errors import CwwError
 from cww.postgres import resolve_server
+from cww.security import data_team_role
 from cww.settings import Settings
 from data_quality.search.nicknames import nickname_pairs, nicknames_version
 
@@ -72,11 +74,6 @@ create table if not exists search.refresh_log (
     seconds double precision not null
 );
 """
-
-
-def data_team_role(prefix: str) -> str:
-    """NOLOGIN group whose members (and superusers) search every agency in full detail."""
-    return f"{prefix}_data_team"
 
 
 def agency_reader_role(prefix: str) -> str:
