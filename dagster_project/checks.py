@@ -3,20 +3,25 @@
 One check step per suite, on the asset the suite guards (``["raw", <table>]`` for the raw suites,
 ``["marts", <model>]`` for the marts dashboards read). Each step yields:
 
-* ``gx_blocking`` (``blocking=True``, severity ERROR): any blocking expectation failed — Dagster
-  then skips the steps downstream of the asset in the same run, so tonight's broken data does not
-  flow on, while unrelated assets still build;
+* ``gx_blocking`` (``blocking=True``): any blocking expectation failed;
 * ``gx_warnings`` (severity WARN): the warning expectations; shown, never blocking;
-* for mart suites, ``gx_expectations`` (severity ERROR) on the mart and ``gx_blocking`` on the
-  reporting views that read it: the views are built in the same dbt step as the mart (Dagster
-  cannot stop a step half-way), so the block applies to the views' readers — the dashboards and
-  report-delivery assets.
+* for mart suites, ``gx_expectations`` (severity ERROR) on the mart and ``gx_blocking`` (severity
+  ERROR) on the reporting views that read it: the views are built in the same dbt step as the mart
+  (Dagster cannot stop a step half-way), so the block applies to the views' readers — the
+  dashboards and report-delivery assets, which Dagster then skips.
 
-Limit (see README): dagster-dbt exempts the dbt step from blocking checks on the raw assets,
-because the dbt step itself owns checks on them (dbt source tests). A failed raw suite therefore
-blocks every non-dbt asset downstream (e.g. the duplicate matcher) and holds the CSV deliveries
-back, but does not stop dbt; ``data_quality.expectations.gate.dbt_exclusions`` gives the dbt step
-the selectors to leave out.
+**Raw suites gate in two places, and only after every raw check of the run has finished.**
+``blocking=True`` makes every step that reads a raw table wait for its check steps — except the
+dbt step, which dagster-dbt exempts because it owns checks on the raw tables itself (dbt source
+tests). So the dbt models also depend on the gate asset ``["data_quality", "raw_gate"]`` (see
+``assets/quality.py``), which reads every raw table and therefore waits for all raw check steps.
+A failed raw ``gx_blocking`` result has severity WARN: with ERROR, Dagster would fail the check
+step, and every step after it — the gate and so the whole dbt build — would never start. Instead:
+
+* the dbt step leaves out the models downstream of the failed tables (``--exclude
+  source:cpin.<table>+``), using the check results of *this* run (``raw_check_outcomes``);
+* the duplicate matcher holds (no materialisation) when one of its tables failed, so the dbt
+  models reading master persons are skipped too and keep yesterday's state.
 
 The run is the same ``run_dq`` the CLI calls: results land in the warehouse ``dq`` schema, Data
 Docs are refreshed, and the suite's blocking status is recorded for the CSV report hold-back.
@@ -32,6 +37,8 @@ from dagster_project.resources import RESOURCE_KEY, CwwSettingsResource
 BLOCKING = "gx_blocking"
 WARNINGS = "gx_warnings"
 MART = "gx_expectations"
+# The asset that waits for every raw check step of a run; dbt models and the matcher depend on it.
+RAW_GATE = dg.AssetKey(["data_quality", "raw_gate"])
 
 
 def _slug(suite: str) -> str:
@@ -70,7 +77,11 @@ def build_suite_check(
         common = {"dq_run_id": run.run_id, "as_of": str(run.as_of), "data_docs": str(run.docs_index)}
         blocking = [r for r in outcome.rows if r.blocking]
         warnings = [r for r in outcome.rows if not r.blocking]
-        results = [(key, main_name, blocking, dg.AssetCheckSeverity.ERROR)]
+        # A raw suite's failure is gated by the dbt exclusion and the matcher (module docstring):
+        # with ERROR the failed step would stop the whole dbt build behind the gate.
+        raw = asset_key[0] == "raw"
+        main_severity = dg.AssetCheckSeverity.WARN if raw else dg.AssetCheckSeverity.ERROR
+        results = [(key, main_name, blocking, main_severity)]
         results.append((key, WARNINGS, warnings, dg.AssetCheckSeverity.WARN))
         results += [(g, BLOCKING, blocking, dg.AssetCheckSeverity.ERROR) for g in guarded]
         for asset, name, rows, severity in results:
@@ -96,3 +107,26 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
     from data_quality.expectations.runner import suites_for_wiring
 
     return [build_suite_check(s.name, s.asset_key, s.also_guards) for s in suites_for_wiring()]
+
+
+def raw_check_outcomes(context: dg.OpExecutionContext) -> dict[str, bool]:
+    """Raw table → whether its ``gx_blocking`` check passed, for the checks of *this* run only.
+
+    Read from the run's own event log, so an earlier night's stored result never decides for
+    tonight; tables whose suite did not run in this run are absent.
+    """
+    records = context.instance.get_records_for_run(
+        run_id=context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    outcomes: dict[str, bool] = {}
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event else None
+        if (
+            isinstance(evaluation, dg.AssetCheckEvaluation)
+            and evaluation.check_name == BLOCKING
+            and evaluation.asset_key.path[0] == "raw"
+        ):
+            table = evaluation.asset_key.path[-1]
+            outcomes[table] = outcomes.get(table, True) and evaluation.passed
+    return outcomes

@@ -26,6 +26,7 @@ from dagster_dbt import (
 
 from cww.errors import CwwError
 from cww.transform import DBT_PROJECT_DIR, MANIFEST_PATH
+from dagster_project.checks import RAW_GATE, raw_check_outcomes
 from dagster_project.resources import CwwSettingsResource
 
 
@@ -52,6 +53,15 @@ class CwwDbtTranslator(DagsterDbtTranslator):
             source = dbt_resource_props["source_name"]
             return dg.AssetKey(["raw" if source == "cpin" else source, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        """Models and snapshots also wait for the raw gate, i.e. for every raw check of the run."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if self.get_resource_props(manifest, unique_id)["resource_type"] in ("model", "snapshot"):
+            return spec.merge_attributes(deps=[RAW_GATE])
+        return spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
@@ -89,8 +99,12 @@ def cww_dbt(
     args = ["build", *nightly.args, "--vars", json.dumps(dbt_vars(settings, nightly.vars))]
     # Blocking raw checks cannot stop this step (it owns the raw source-test checks), so the gate
     # is dbt's own selection: what reads a table that failed tonight keeps yesterday's state.
+    # The raw gate asset makes this step start after the run's raw checks (dagster_project.checks):
+    # their results decide; a table whose suite was not part of this run keeps its stored verdict.
+    outcomes = raw_check_outcomes(context.op_execution_context)
     with server.connect(settings.warehouse_db) as conn:
-        excluded = dbt_exclusions(conn)
+        stored = [s for s in dbt_exclusions(conn) if s.split(".", 1)[1].rstrip("+") not in outcomes]
+    excluded = sorted(stored + [f"source:cpin.{t}+" for t, passed in outcomes.items() if not passed])
     if excluded:
         context.log.warning(f"blocking raw checks failed; not rebuilding: {' '.join(excluded)}")
         args += ["--exclude", *excluded]
