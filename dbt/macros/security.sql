@@ -18,7 +18,8 @@
 {#- on-run-start: group roles, schemas, the function policies call and the pseudonym key.
     Idempotent: every statement checks before it creates. -#}
 {% macro prepare_security() %}
-    {% if execute %}
+    {#- PostgreSQL only (roles, RLS): a second adapter only compiles the models (PORTABILITY.md). -#}
+    {% if execute and target.type == 'postgres' %}
     {% set sql %}
     do $$
     begin
@@ -113,7 +114,7 @@
     the reader group, bounded connections and statement time), and the analyst's limits.
     Idempotent; never drops a role (an agency leaving keeps its role until an admin removes it). -#}
 {% macro sync_reporting_roles() %}
-    {% if execute %}
+    {% if execute and target.type == 'postgres' %}
     {% set exists = adapter.get_relation(database=target.database, schema='reporting', identifier='agency_roles') %}
     {% set sql %}
     do $$

@@ -24,7 +24,7 @@ select
     coalesce(pt.placement_type_label, 'No placement') as placement_type,
     p.service_from,
     p.service_to,
-    date_trunc('month', p.service_from)::date as service_month,
+    cast({{ dbt.date_trunc('month', 'p.service_from') }} as date) as service_month,
     {{ fiscal_year('p.service_from') }} as fiscal_year,
     p.amount,
     p.payment_status_code,

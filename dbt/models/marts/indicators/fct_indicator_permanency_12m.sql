@@ -16,7 +16,7 @@ select
     (
         c.is_permanency_exit
         and c.permanency_exit_date <= {{ as_of_date() }}
-        and c.permanency_exit_date < (c.entry_date + interval '12 months')::date
+        and c.permanency_exit_date < {{ add_to_date('month', 12, 'c.entry_date') }}
         and (c.eighteenth_birthday is null or c.permanency_exit_date < c.eighteenth_birthday)
     ) as achieved_permanency
 from {{ ref('int_entry_cohorts_selected') }} as c

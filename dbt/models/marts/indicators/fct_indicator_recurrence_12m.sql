@@ -42,7 +42,7 @@ recurrences as (
     inner join investigations as n on n.case_id = c.family_case_id
     where n.investigation_id <> c.investigation_id
       and n.opened_on > c.closed_on
-      and n.opened_on < (c.closed_on + interval '12 months')::date
+      and n.opened_on < {{ add_to_date('month', 12, 'c.closed_on') }}
       and n.opened_on <= {{ as_of_date() }}
       and n.outcome_code = 'VER'
     union
@@ -51,7 +51,7 @@ recurrences as (
     inner join investigations as n on n.caregiver_master_id = c.caregiver_master_id
     where n.investigation_id <> c.investigation_id
       and n.opened_on > c.closed_on
-      and n.opened_on < (c.closed_on + interval '12 months')::date
+      and n.opened_on < {{ add_to_date('month', 12, 'c.closed_on') }}
       and n.opened_on <= {{ as_of_date() }}
       and n.outcome_code = 'VER'
 )

@@ -17,10 +17,10 @@ select
     (
         c.next_entry_date is not null
         and c.next_entry_date <= {{ as_of_date() }}
-        and c.next_entry_date < (c.exit_date + interval '12 months')::date
+        and c.next_entry_date < {{ add_to_date('month', 12, 'c.exit_date') }}
     ) as re_entered
 from {{ ref('int_entry_cohorts_selected') }} as c
 where c.is_reentry_eligible_exit
   and c.exit_date <= {{ as_of_date() }}
-  and c.exit_date < (c.entry_date + interval '12 months')::date
+  and c.exit_date < {{ add_to_date('month', 12, 'c.entry_date') }}
   and (c.age_at_exit is null or c.age_at_exit < 18)

@@ -8,11 +8,11 @@ select
     e.child_id,
     e.entry_date,
     e.exit_date,
-    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < (e.entry_date + interval '12 months')::date, false)
+    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < {{ add_to_date('month', 12, 'e.entry_date') }}, false)
         as discharged_within_12m,
-    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < (e.entry_date + interval '24 months')::date, false)
+    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < {{ add_to_date('month', 24, 'e.entry_date') }}, false)
         as discharged_within_24m,
-    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < (e.entry_date + interval '36 months')::date, false)
+    coalesce(e.exit_date <= {{ as_of_date() }} and e.exit_date < {{ add_to_date('month', 36, 'e.entry_date') }}, false)
         as discharged_within_36m
 from {{ ref('int_care_episodes_built') }} as e
 inner join {{ ref('int_fiscal_years_listed') }} as fy

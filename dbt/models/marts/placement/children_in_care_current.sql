@@ -66,7 +66,7 @@ select
         else true
     end)::boolean as flag_no_placement_address,
     coalesce(cp.is_placement and pv.is_over_capacity, false)::boolean as flag_over_capacity,
-    coalesce(c.birth_date + interval '17 years 6 months' <= {{ as_of_date() }}, false)::boolean
+    coalesce({{ add_to_date('month', 210, 'c.birth_date') }} <= {{ as_of_date() }}, false)::boolean
         as flag_approaching_transition,
     {{ as_of_date() }}::date as as_of_date
 from current_placement as cp
