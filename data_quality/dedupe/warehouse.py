@@ -598,12 +598,16 @@ def _neighbourhood(conn: psycopg.Connection, changed: list[int]) -> pd.DataFrame
     )
     mine = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     keys = sorted({k for ks in block_keys(mine, query=True) for k in ks}) if len(mine) else []
+    # With thousands of keys the planner expects every row to match and scans the province,
+    # testing each row's keys against the whole list (minutes); the GIN index takes seconds.
+    conn.execute("select set_config('enable_seqscan', 'off', true)")
     cur = conn.execute(
         f"select person_id::text as unique_id, {', '.join(FRAME_COLUMNS[1:])} from {SCHEMA}.person_frame"
         " where block_keys && %(keys)s::text[] and not person_id = any(%(changed)s)",
         {"keys": keys, "changed": changed},
     )
     others = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    conn.execute("select set_config('enable_seqscan', 'on', true)")
     frame = pd.concat([mine, others], ignore_index=True) if len(others) else mine
     for c in ("dob_y", "dob_m", "dob_d"):
         frame[c] = pd.array(frame[c], dtype="Int32")
