@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-NIGHTLY_SELECTION = dg.AssetSelection.groups("raw").downstream() - dg.AssetSelection.groups("reports")
+# dbt seeds (code tables) are not downstream of raw, but staging reads them: without them the
+# first night on an empty warehouse fails.
+NIGHTLY_SELECTION = (
+    dg.AssetSelection.groups("raw").downstream() | dg.AssetSelection.groups("dbt_seeds")
+) - dg.AssetSelection.groups("reports")
 
 nightly_job = dg.define_asset_job(
     name="nightly",

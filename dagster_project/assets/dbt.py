@@ -108,7 +108,11 @@ def cww_dbt(
     if excluded:
         context.log.warning(f"blocking raw checks failed; not rebuilding: {' '.join(excluded)}")
         args += ["--exclude", *excluded]
-    with environment(dbt_env(settings)):
+    # The person matcher sits between dbt models, so Dagster runs this op as two steps. With dbt's
+    # default `eager` selection the first step would run tests (e.g. singular ones spanning
+    # several models) whose other parents only the second step rebuilds; `buildable` runs each
+    # test in the step where all its parents are built.
+    with environment({**dbt_env(settings), "DBT_INDIRECT_SELECTION": "buildable"}):
         yield from dbt.cli(args, context=context).stream()
     if not context.is_subset and not excluded:  # every data test ran: next night tests newer rows
         record_tested_batch(settings, nightly, server)
