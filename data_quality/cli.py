@@ -135,7 +135,10 @@ def search_cmd(
         None, "--agency", help="Search as this agency's own login (e.g. CAS-OTT)."
     ),
     refresh: bool = typer.Option(
-        False, "--refresh", help="Rebuild the search tables first (after dedupe + dbt)."
+        False, "--refresh", help="Bring the search tables up to date first (after dedupe + dbt)."
+    ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="With --refresh: rebuild every search row, not only what changed."
     ),
 ) -> None:
     """Find a person across agencies: ranked master persons and their history (reporting.search_person)."""
@@ -148,7 +151,7 @@ def search_cmd(
 
     settings = get_settings()
     if refresh:
-        _print(refresh_search(settings).lines())
+        _print(refresh_search(settings, full=full_refresh).lines())
     if query is None:
         if not refresh:
             raise typer.BadParameter("give a query, e.g. cww search 'jon smyth 2014-03' (or --refresh)")

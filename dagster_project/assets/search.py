@@ -41,6 +41,8 @@ def search_person(context: AssetExecutionContext) -> dg.MaterializeResult:
             "history_rows": summary.history_rows,
             "name_tokens": summary.vocabulary,
             "seconds": round(summary.seconds, 2),
+            "mode": summary.mode,
+            "person_records_refreshed": summary.touched if summary.touched is not None else summary.persons,
         }
     )
 

@@ -15,11 +15,15 @@ What :func:`refresh_search` does, in one transaction (searches keep running on t
 4. the data-team role (``cww.security.data_team_role``; created NOLOGIN here unless the
    dashboards made it their monitoring login already: its members see every agency in
    detail) and EXECUTE for it and the agency readers' group — not for PUBLIC, not for analysts;
-5. the tables (sql/refresh.sql), built aside and swapped in, then ANALYZEd.
+5. the tables: the first time (or ``full=True``) built aside and swapped in, then ANALYZEd
+   (sql/refresh.sql); every later night only the person records and master persons changed since
+   the last refresh (sql/refresh_incremental.sql). Both fill the same row templates
+   (sql/person_rows.sql, sql/history_rows.sql).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +77,9 @@ create table if not exists search.refresh_log (
     vocabulary int not null,
     seconds double precision not null
 );
+-- newest extract batch the refresh saw: the next night's refresh starts after it
+alter table search.refresh_log add column if not exists raw_batch_id bigint;
+alter table search.refresh_log add column if not exists mode text;
 """
 
 
@@ -88,11 +95,15 @@ class RefreshSummary:
     history_rows: int
     vocabulary: int
     seconds: float
+    mode: str = "full"
+    touched: int | None = None  # person records rebuilt by an incremental refresh
 
     def lines(self) -> list[str]:
+        what = "full rebuild" if self.touched is None else f"{self.touched:,} person records refreshed"
         return [
             f"person search: {self.persons:,} person records of {self.master_persons:,} master persons, "
-            f"{self.history_rows:,} history rows, {self.vocabulary:,} name tokens ({self.seconds:.1f} s)"
+            f"{self.history_rows:,} history rows, {self.vocabulary:,} name tokens "
+            f"({what}, {self.seconds:.1f} s)"
         ]
 
 
@@ -200,8 +211,66 @@ def _role_exists(conn: psycopg.Connection, role: str) -> bool:
     return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
 
 
-def refresh_search(settings: Settings) -> RefreshSummary:
-    """Install (idempotent) and rebuild the search tables from the warehouse, in one transaction."""
+# Raw tables the search rows are built from; their `_batch_id` tells what changed since a refresh.
+SOURCE_TABLES = (
+    "person",
+    "person_address",
+    "case_participant",
+    "case",
+    "investigation",
+    "placement",
+    "provider",
+    "postal_region",
+)
+
+
+def _sql(name: str, person_filter: str, master_filter: str, person_table: str) -> str:
+    """A refresh script with its row templates (person_rows.sql, history_rows.sql) filled in.
+
+    The full rebuild and the nightly refresh share one definition of a search row, so an
+    incremental night cannot drift from what a full rebuild would produce.
+    """
+    text = (SQL_DIR / name).read_text()
+    text = text.replace("__PERSON_ROWS__", (SQL_DIR / "person_rows.sql").read_text().rstrip().rstrip(";"))
+    text = text.replace("__HISTORY_ROWS__", (SQL_DIR / "history_rows.sql").read_text().rstrip().rstrip(";"))
+    text = re.sub(r"__PERSON_FILTER__\(([^()]*)\)", person_filter, text)
+    text = re.sub(r"__MASTER_FILTER__\(([^()]*)\)", master_filter, text)
+    return text.replace("__PERSON_TABLE__", person_table)
+
+
+def _newest_batch(conn: psycopg.Connection) -> int:
+    parts = sql.SQL(", ").join(
+        sql.SQL("(select max(_batch_id) from {})").format(sql.Identifier("raw", t)) for t in SOURCE_TABLES
+    )
+    row = conn.execute(sql.SQL("select coalesce(greatest({}), 0)").format(parts)).fetchone()
+    return int(row[0])
+
+
+def _incremental_since(conn: psycopg.Connection) -> int | None:
+    """The batch the last refresh saw, or None when tonight must rebuild everything.
+
+    A full rebuild when: no refresh yet (or one from before batch tracking), the search tables
+    are missing, or postal regions changed (every address's city may depend on them).
+    """
+    if conn.execute("select to_regclass('search.person') is null").fetchone()[0]:
+        return None
+    row = conn.execute(
+        "select raw_batch_id from search.refresh_log order by refreshed_at desc limit 1"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    since = int(row[0])
+    regions = conn.execute("select exists (select 1 from raw.postal_region where _batch_id > %s)", (since,))
+    return None if regions.fetchone()[0] else since
+
+
+def refresh_search(settings: Settings, full: bool = False) -> RefreshSummary:
+    """Install (idempotent) and bring the search tables up to date, in one transaction.
+
+    Nightly (the default) only the person records and master persons that the extract batches
+    since the last refresh, or tonight's matching, changed are rebuilt (sql/refresh_incremental.sql);
+    ``full=True`` — or no usable previous refresh — rebuilds everything aside and swaps it in.
+    """
     start = time.perf_counter()
     with connect(settings) as conn:
         _require_warehouse(conn, settings.warehouse_db)
@@ -209,18 +278,33 @@ def refresh_search(settings: Settings) -> RefreshSummary:
         conn.execute("select pg_advisory_xact_lock(hashtext('cww.search.refresh'))")
         conn.execute(sql.SQL("set local search_path = {}").format(sql.SQL(path)))
         conn.execute("set local maintenance_work_mem = '256MB'")
-        conn.execute((SQL_DIR / "refresh.sql").read_text())
-        for table in ("person", "vocab", "place", "history", "agency", "nickname"):
-            conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table)))
+        newest = _newest_batch(conn)
+        since = None if full else _incremental_since(conn)
+        touched: int | None = None
+        if since is None:
+            conn.execute(_sql("refresh.sql", "true", "true", "search.person__new"))
+            for table in ("person", "vocab", "place", "history", "agency", "nickname"):
+                conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table)))
+        else:
+            conn.execute(
+                _sql(
+                    "refresh_incremental.sql",
+                    r"\1 in (select person_id from _search_touched)",
+                    r"\1 in (select master_person_id from _search_masters)",
+                    "search.person",
+                ).replace("__SINCE__", str(since))
+            )
+            touched = int(conn.execute("select count(*) from _search_touched").fetchone()[0])
         persons, masters = conn.execute(
             "select count(*), count(distinct master_person_id) from search.person"
         ).fetchone()
         history = conn.execute("select count(*) from search.history").fetchone()[0]
         vocab = conn.execute("select count(*) from search.vocab").fetchone()[0]
         seconds = time.perf_counter() - start
+        mode = "full" if since is None else "incremental"
         conn.execute(
-            "insert into search.refresh_log (persons, master_persons, history_rows, vocabulary, seconds)"
-            " values (%s, %s, %s, %s, %s)",
-            (persons, masters, history, vocab, seconds),
+            "insert into search.refresh_log (persons, master_persons, history_rows, vocabulary, seconds,"
+            " raw_batch_id, mode) values (%s, %s, %s, %s, %s, %s, %s)",
+            (persons, masters, history, vocab, seconds, newest, mode),
         )
-    return RefreshSummary(int(persons), int(masters), int(history), int(vocab), seconds)
+    return RefreshSummary(int(persons), int(masters), int(history), int(vocab), seconds, mode, touched)

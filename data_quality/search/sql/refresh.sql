@@ -20,45 +20,7 @@ from marts.dim_agency;
 -- year-only queries); the birth date alone and each name alone (for date-only and one-word
 -- queries, the only ones that use them).
 create table search.person__new as
-with addresses as (
-    select a.person_id,
-           array_agg(distinct search.norm(coalesce(a.city, pr.city)))
-               filter (where coalesce(a.city, pr.city) is not null) as cities,
-           array_agg(distinct a.postal_code) filter (where a.postal_code is not null) as postals
-    from staging.stg_cpin__person_addresses a
-    left join staging.stg_cpin__postal_regions pr on pr.fsa = left(a.postal_code, 3)
-    group by a.person_id
-),
-persons as (
-    select p.person_id,
-           coalesce(m.master_person_id, p.person_id) as master_person_id,
-           p.agency_id::smallint as agency_id,
-           p.given_name, p.middle_name, p.surname, p.birth_date,
-           cur.city, cur.postal_code,
-           coalesce(string_to_array(search.norm(p.given_name), ' '), '{}') as given_tokens,
-           coalesce(string_to_array(search.norm(p.middle_name), ' '), '{}') as middle_tokens,
-           coalesce(string_to_array(search.norm(p.surname), ' '), '{}') as sur_tokens,
-           coalesce(a.cities, '{}') as cities,
-           coalesce(a.postals, '{}') as postals
-    from staging.stg_cpin__persons p
-    left join intermediate.int_persons_mastered m on m.person_id = p.person_id
-    left join intermediate.int_person_addresses_current cur on cur.person_id = p.person_id
-    left join addresses a on a.person_id = p.person_id
-)
-select p.*,
-       array(
-           select 'sg:' || s || '|' || g from unnest(p.sur_tokens) s, unnest(p.given_tokens || p.middle_tokens) g
-           union select 'd:' || to_char(p.birth_date, 'YYYYMMDD') where p.birth_date is not null
-           union select 'dn:' || to_char(p.birth_date, 'YYYYMMDD') || '|' || search.pkey(t)
-                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
-           union select 'nm:' || t || '|' || to_char(p.birth_date, 'YYYYMM')
-                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
-           union select 'ny:' || t || '|' || extract(year from p.birth_date)::int
-                 from unnest(p.sur_tokens || p.given_tokens) t where p.birth_date is not null
-           union select 's:' || s from unnest(p.sur_tokens) s
-           union select 'g:' || g from unnest(p.given_tokens) g
-       ) as keys
-from persons p;
+__PERSON_ROWS__;
 
 alter table search.person__new add constraint person__new_pk primary key (person_id);
 create index person__new_keys on search.person__new using gin (keys);
@@ -93,32 +55,7 @@ alter table search.place__new add constraint place__new_pk primary key (name);
 -- Every involvement of a master person with an agency: case participation, the investigations
 -- of those cases, placements. The function shows rows of unreadable agencies as dates only.
 create table search.history__new as
-with pm as (
-    select person_id, master_person_id from search.person__new
-)
-(select distinct on (pm.master_person_id, c.case_id)
-       pm.master_person_id, c.agency_id::smallint as agency_id, 'case'::text as kind, c.case_id as ref_id,
-       c.case_type as label, cp.participant_role as role, c.close_reason as detail,
-       c.opened_on as start_date, c.closed_on as end_date
-from staging.stg_cpin__case_participants cp
-join staging.stg_cpin__cases c on c.case_id = cp.case_id
-join pm on pm.person_id = cp.person_id
-order by pm.master_person_id, c.case_id, cp.start_date, cp.person_id)
-union all
-(select distinct on (pm.master_person_id, i.investigation_id)
-       pm.master_person_id, i.agency_id::smallint, 'investigation', i.investigation_id,
-       'Investigation', cp.participant_role, i.outcome, i.opened_on, i.closed_on
-from staging.stg_cpin__investigations i
-join staging.stg_cpin__case_participants cp on cp.case_id = i.case_id
-join pm on pm.person_id = cp.person_id
-order by pm.master_person_id, i.investigation_id, cp.start_date, cp.person_id)
-union all
-(select distinct on (pm.master_person_id, f.placement_id)
-       pm.master_person_id, f.agency_id::smallint, 'placement', f.placement_id,
-       f.placement_type, 'Child', concat_ws(' — ', f.provider_name, f.end_reason), f.start_date, f.end_date
-from marts.fct_placements f
-join pm on pm.person_id = f.child_id
-order by pm.master_person_id, f.placement_id);
+__HISTORY_ROWS__;
 
 create index history__new_master on search.history__new (master_person_id);
 
