@@ -394,10 +394,21 @@ class Soak:
         assert self.settings is not None
         role = sql.Identifier(self.settings.source_reader_role)
         down_for = 8.0
+        log = self.cluster.log
+        offset = log.stat().st_size if log.exists() else 0
         with self._conn("postgres") as conn:
             conn.execute(sql.SQL("alter role {} nologin").format(role))
 
         def restore() -> None:
+            # Down until the extractor has really been refused (the server logs it), then a little
+            # longer: a fixed window could close before a slow job start even reaches extract.
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                with open(log, "rb") as fh:
+                    fh.seek(offset)
+                    if b"is not permitted to log in" in fh.read():
+                        break
+                time.sleep(0.2)
             time.sleep(down_for)
             with self._conn("postgres") as conn:
                 conn.execute(sql.SQL("alter role {} login").format(role))
@@ -411,7 +422,8 @@ class Soak:
         if night.step_retries < 1:
             raise NightError("the source was unreachable but no step was retried")
         night.outcome = (
-            f"reader login refused for {down_for:.0f} s; {night.step_retries} step retry, recovered"
+            f"reader login refused until {down_for:.0f} s after the first refusal; "
+            f"{night.step_retries} step retry, recovered"
         )
 
     def _fault_bad_rows(self, night: Night) -> None:
