@@ -40,8 +40,13 @@ def test_fault_plan_is_fixed_and_covers_every_kind() -> None:
     assert fault_plan(9) != plan  # the seed shuffles
 
 
-@pytest.mark.skipif(_find_bindir() is None, reason="the soak's private cluster needs PostgreSQL's binaries")
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # seven nightly runs: longer than the suite's per-test limit
 def test_a_week_of_nights_recovers_from_every_fault(tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert _find_bindir() is not None, (
+        "the soak's private cluster needs PostgreSQL's server binaries (initdb, pg_ctl): "
+        "apt-get install postgresql (.ci/run does)"
+    )
     # As root the cluster belongs to the postgres system user: its home must be reachable by it.
     home = Path("/tmp") / f"cwwsoak_{os.getpid()}_{tmp_path_factory.getbasetemp().name}"
     shutil.rmtree(home, ignore_errors=True)
