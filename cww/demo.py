@@ -78,7 +78,7 @@ def _where_to_look(settings: Settings) -> None:
         ("Dagster UI", 'eval "$(.venv/bin/python -m dagster_project.instance)" && .venv/bin/dagster dev'),
         ("Ad hoc SQL", f"psql against database {settings.warehouse_db} (schemas marts, reporting)"),
         ("Person search", '.venv/bin/cww search "jon smyth 2014-03"'),
-        ("Source again", ".venv/bin/cww simulate advance --days 1 && .venv/bin/cww extract"),
+        ("Next night", ".venv/bin/cww simulate advance --days 1 && .venv/bin/cww nightly"),
     ]
     for label, where in rows:
         console.print(f"  {label:<26} {where}")
