@@ -49,9 +49,9 @@ create temp table _search_masters on commit drop as
 select master_person_id from search.person
 where person_id in (select person_id from _search_history_persons);
 
--- Vocabulary counts: take the touched records' old tokens out ...
-create temp table _search_vocab_delta on commit drop as
-select t.kind, t.token, -count(*)::int as records
+-- The touched records' name tokens, as search.person holds them when the view is read.
+create temp view _search_touched_tokens as
+select t.kind, t.token, count(*)::int as records
 from (
     select 'g'::"char" as kind, unnest(given_tokens || middle_tokens) as token
     from search.person where person_id in (select person_id from _search_touched)
@@ -60,6 +60,10 @@ from (
     from search.person where person_id in (select person_id from _search_touched)
 ) t
 group by t.kind, t.token;
+
+-- Vocabulary counts: take the touched records' old tokens out ...
+create temp table _search_vocab_delta on commit drop as
+select kind, token, -records as records from _search_touched_tokens;
 
 delete from search.person where person_id in (select person_id from _search_touched);
 
@@ -67,16 +71,8 @@ insert into search.person
 __PERSON_ROWS__;
 
 -- ... and their new tokens in.
-insert into _search_vocab_delta
-select t.kind, t.token, count(*)::int
-from (
-    select 'g'::"char" as kind, unnest(given_tokens || middle_tokens) as token
-    from search.person where person_id in (select person_id from _search_touched)
-    union all
-    select 's'::"char", unnest(sur_tokens)
-    from search.person where person_id in (select person_id from _search_touched)
-) t
-group by t.kind, t.token;
+insert into _search_vocab_delta select kind, token, records from _search_touched_tokens;
+drop view _search_touched_tokens;
 
 insert into search.vocab as v (kind, token, dm, first, len, records)
 select kind, token, dmetaphone(token), left(token, 1), length(token), sum(records)::int
