@@ -30,7 +30,6 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 
 import psycopg  # noqa: E402
@@ -59,35 +58,11 @@ def fmt_load(load: tuple[float, float, float]) -> str:
 
 def clone_source(server, template: str, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     """Copy an existing source database (never modified: the benchmark advances its own copy) and
-    give the bench's read-only login access to it. The template must have no other connections."""
-    from cww.postgres import ensure_login_role, grant_read_only
+    give the bench's read-only login access to it."""
+    from cww.postgres import clone_database, ensure_login_role, grant_read_only
 
     drop_database(server, settings.warehouse_db)
-    drop_database(server, settings.source_db)
-    parts = server.parts()
-    for attempt in range(10):
-        done = subprocess.run(
-            [
-                "createdb",
-                "-h",
-                str(parts["host"]),
-                "-p",
-                str(parts["port"]),
-                "-U",
-                str(parts["user"]),
-                "-T",
-                template,
-                settings.source_db,
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PGPASSWORD": str(parts["password"])},
-        )
-        if done.returncode == 0:
-            break
-        if "being accessed by other users" not in done.stderr or attempt == 9:
-            raise RuntimeError(f"createdb -T {template} failed: {done.stderr.strip()}")
-        time.sleep(5)
+    clone_database(server, template, settings.source_db, attempts=10, wait=5)
     ensure_login_role(server, settings.source_reader_role, settings.source_reader_password)
     grant_read_only(server, settings.source_db, settings.source_schema, settings.source_reader_role)
 

@@ -408,37 +408,10 @@ def export_env(settings: Settings) -> dict[str, str]:
 
 
 def clone_source(server: Any, template: str, target: str) -> float:
-    """``createdb -T template target``; retries while someone else is connected to the template."""
-    from cww.postgres import drop_database
+    """``create database target template template``; seconds taken (retries while it is busy)."""
+    from cww.postgres import clone_database
 
-    drop_database(server, target)
-    parts = server.parts()
-    t0 = time.time()
-    for attempt in range(30):
-        proc = subprocess.run(
-            [
-                "createdb",
-                "-h",
-                str(parts["host"]),
-                "-p",
-                str(parts["port"]),
-                "-U",
-                str(parts["user"]),
-                "-T",
-                template,
-                target,
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PGPASSWORD": str(parts.get("password") or "")},
-        )
-        if proc.returncode == 0:
-            return time.time() - t0
-        if "being accessed by other users" not in proc.stderr:
-            raise SystemExit(f"createdb -T {template} {target} failed: {proc.stderr.strip()}")
-        console.print(f"  template busy (attempt {attempt + 1}); retrying in 10 s")
-        time.sleep(10)
-    raise SystemExit(f"{template} stayed busy: could not clone it")
+    return clone_database(server, template, target)
 
 
 def drop_all(server: Any, settings: Settings) -> None:

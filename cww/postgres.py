@@ -310,6 +310,32 @@ def create_database(server: Server, name: str, drop_existing: bool = False) -> N
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
 
+def clone_database(server: Server, template: str, name: str, attempts: int = 30, wait: float = 10.0) -> float:
+    """``create database name template template``; returns the seconds it took.
+
+    PostgreSQL refuses while anyone else is connected to the template, so it retries: benchmarks
+    clone one large simulated source that other runs may be copying at the same moment.
+    """
+    drop_database(server, name)
+    started = time.perf_counter()
+    statement = sql.SQL("create database {} template {}").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
+    for attempt in range(attempts):
+        try:
+            with server.connect() as conn:
+                conn.execute(statement)
+            return time.perf_counter() - started
+        except psycopg.errors.ObjectInUse as exc:
+            if attempt == attempts - 1:
+                raise CwwError(
+                    f"could not clone database {template}: others stay connected to it ({exc}). "
+                    "Fix: close their sessions, or clone it when they are done."
+                ) from exc
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
 def drop_database(server: Server, name: str) -> None:
     with server.connect() as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

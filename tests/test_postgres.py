@@ -8,10 +8,12 @@ import uuid
 import psycopg
 import pytest
 
+from cww.errors import CwwError
 from cww.postgres import (
     PostgresError,
     PrivateCluster,
     Server,
+    clone_database,
     create_database,
     database_exists,
     drop_database,
@@ -40,6 +42,22 @@ def test_create_and_drop_database(pg_server: Server) -> None:
     finally:
         drop_database(pg_server, name)
     assert not database_exists(pg_server, name)
+
+
+def test_clone_database_copies_and_refuses_a_busy_template(pg_server: Server) -> None:
+    template, copy = f"cwwt_tpl_{uuid.uuid4().hex[:8]}", f"cwwt_copy_{uuid.uuid4().hex[:8]}"
+    create_database(pg_server, template)
+    try:
+        with pg_server.connect(template) as conn:
+            conn.execute("create table t as select generate_series(1, 3) as n")
+        assert clone_database(pg_server, template, copy) >= 0
+        with pg_server.connect(copy) as conn:
+            assert conn.execute("select sum(n) from t").fetchone() == (6,)
+        with pg_server.connect(template), pytest.raises(CwwError, match="others stay connected"):
+            clone_database(pg_server, template, copy, attempts=2, wait=0.1)
+    finally:
+        drop_database(pg_server, copy)
+        drop_database(pg_server, template)
 
 
 def test_private_cluster_starts_recovers_and_stops() -> None:
