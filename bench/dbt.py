@@ -35,7 +35,7 @@ import time  # noqa: E402
 import psycopg  # noqa: E402
 
 from cww.console import console  # noqa: E402
-from cww.postgres import database_exists, drop_database, drop_role, resolve_server  # noqa: E402
+from cww.postgres import database_exists, drop_database, drop_role, drop_roles_with_prefix, resolve_server  # noqa: E402
 from cww.security import agency_role, role_password  # noqa: E402
 from cww.settings import PROJECT_ROOT, Settings  # noqa: E402
 
@@ -217,15 +217,7 @@ def main() -> None:
             drop_database(server, settings.warehouse_db)
             drop_database(server, settings.source_db)
             drop_role(server, settings.source_reader_role)
-            with server.connect() as conn:
-                roles = [
-                    r[0]
-                    for r in conn.execute(
-                        "select rolname from pg_roles where rolname like %s", (f"{prefix}_%",)
-                    )
-                ]
-            for r in roles:
-                drop_role(server, r)
+            drop_roles_with_prefix(server, prefix)
 
 
 if __name__ == "__main__":

@@ -393,15 +393,7 @@ def bench_settings(prefix: str) -> Settings:
 
 def export_env(settings: Settings) -> dict[str, str]:
     """Point everything that reads the environment (Dagster resources, the CLI) at our databases."""
-    values = {
-        "CWW_SOURCE_DB": settings.source_db,
-        "CWW_WAREHOUSE_DB": settings.warehouse_db,
-        "CWW_SOURCE_READER_ROLE": settings.source_reader_role,
-        "CWW_ROLE_PREFIX": settings.role_prefix,
-        "CWW_HOME": str(settings.home),
-    }
-    if settings.pg_url:
-        values["CWW_PG_URL"] = settings.pg_url
+    values = settings.as_env()
     os.environ.update(values)
     get_settings.cache_clear()
     return dict(os.environ)
@@ -415,19 +407,11 @@ def clone_source(server: Any, template: str, target: str) -> float:
 
 
 def drop_all(server: Any, settings: Settings) -> None:
-    from cww.postgres import drop_database, drop_role
+    from cww.postgres import drop_database, drop_roles_with_prefix
 
     for db in (settings.warehouse_db, settings.source_db):
         drop_database(server, db)
-    with server.connect() as conn:
-        roles = [
-            r[0]
-            for r in conn.execute(
-                "select rolname from pg_roles where rolname like %s", (f"{settings.role_prefix}\\_%",)
-            )
-        ]
-    for r in roles:
-        drop_role(server, r)
+    drop_roles_with_prefix(server, settings.role_prefix)
 
 
 def sizes(server: Any, settings: Settings) -> dict[str, int]:

@@ -341,6 +341,19 @@ def drop_database(server: Server, name: str) -> None:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
+def drop_roles_with_prefix(server: Server, prefix: str) -> None:
+    """Drop every role named ``<prefix>_…`` (a benchmark's or test's agency, analyst, reader logins)."""
+    with server.connect() as conn:
+        roles = [
+            r[0]
+            for r in conn.execute(
+                "select rolname from pg_roles where rolname like %s", (prefix.replace("_", "\\_") + "\\_%",)
+            )
+        ]
+    for role in roles:
+        drop_role(server, role)
+
+
 def drop_role(server: Server, role: str) -> None:
     """Drop a login role, first removing what it owns or was granted in every database."""
     with server.connect() as conn:

@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     # Prefix of the agency / analyst login roles (cww.security); roles are cluster-wide.
     role_prefix: str = "cww"
 
+    def as_env(self) -> dict[str, str]:
+        """The ``CWW_*`` variables that make a child process (the CLI, Dagster) use these databases."""
+        env = {
+            "CWW_SOURCE_DB": self.source_db,
+            "CWW_WAREHOUSE_DB": self.warehouse_db,
+            "CWW_SOURCE_READER_ROLE": self.source_reader_role,
+            "CWW_ROLE_PREFIX": self.role_prefix,
+            "CWW_HOME": str(self.home),
+        }
+        if self.pg_url:
+            env["CWW_PG_URL"] = self.pg_url
+        return env
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -22,20 +22,7 @@ CWW = str(Path(sys.executable).with_name("cww"))
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "CWW_SOURCE_DB": settings.source_db,
-            "CWW_WAREHOUSE_DB": settings.warehouse_db,
-            "CWW_SOURCE_READER_ROLE": settings.source_reader_role,
-            "CWW_ROLE_PREFIX": settings.role_prefix,
-            "CWW_HOME": str(settings.home),
-            **extra,
-        }
-    )
-    if settings.pg_url:
-        env["CWW_PG_URL"] = settings.pg_url
-    return env
+    return {**os.environ, **settings.as_env(), **extra}
 
 
 @pytest.fixture(scope="module")

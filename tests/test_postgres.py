@@ -17,6 +17,7 @@ from cww.postgres import (
     create_database,
     database_exists,
     drop_database,
+    drop_roles_with_prefix,
     resolve_server,
 )
 from cww.settings import PROJECT_ROOT, Settings
@@ -58,6 +59,22 @@ def test_clone_database_copies_and_refuses_a_busy_template(pg_server: Server) ->
     finally:
         drop_database(pg_server, copy)
         drop_database(pg_server, template)
+
+
+def test_drop_roles_with_prefix_drops_only_that_prefix(pg_server: Server) -> None:
+    prefix = f"cwwt_{uuid.uuid4().hex[:6]}"
+    mine, other = [f"{prefix}_agency_x", f"{prefix}_analyst"], f"{prefix}x_keep"
+    with pg_server.connect() as conn:
+        for role in [*mine, other]:
+            conn.execute(f'create role "{role}"')
+    try:
+        drop_roles_with_prefix(pg_server, prefix)
+        with pg_server.connect() as conn:
+            left = {r[0] for r in conn.execute("select rolname from pg_roles where rolname like 'cwwt_%'")}
+        assert not set(mine) & left and other in left
+    finally:
+        with pg_server.connect() as conn:
+            conn.execute(f'drop role if exists "{other}"')
 
 
 def test_private_cluster_starts_recovers_and_stops() -> None:
