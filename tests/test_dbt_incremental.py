@@ -52,6 +52,9 @@ update raw.placement set is_deleted = true, updated_at = '2024-07-01 10:00+00',
 update raw.contact_note set is_deleted = true, updated_at = '2024-07-01 10:00+00',
     _source_updated_at = '2024-07-01 10:00+00', _batch_id = 2 where contact_note_id = 3;
 update raw.contact_note set _deleted = true, _batch_id = 2 where contact_note_id = 4;
+-- The source hard-deleted the address of 2002 (entered in error): its history keeps the address
+-- and gains a last version flagged deleted.
+update raw.person_address set _deleted = true, _batch_id = 2 where address_id = 1;
 -- Payments move on: Ben's per diem is paid; the clothing request for Ava was entered in error.
 update raw.payment set status_code = 'PAID', paid_on = '2024-07-01', updated_at = '2024-07-01 12:00+00',
     _source_updated_at = '2024-07-01 12:00+00', _batch_id = 2 where payment_id = 2;
@@ -222,6 +225,20 @@ def test_current_marts_and_snapshots_reflect_the_day(
         " where legal_status_id = 2 order by dbt_valid_to is null",
     )
     assert history == [("open",), ("2024-07-01",)]  # the overwritten version is kept
+    addresses = q(
+        pg_server,
+        settings,
+        "select address_id, is_deleted, dbt_valid_to is null, dbt_valid_from > min(dbt_valid_from)"
+        " over (partition by address_id), source_batch_id"
+        " from snapshots.snp_person_addresses order by address_id, dbt_valid_from",
+    )
+    assert addresses == [
+        (1, False, False, False, 1),  # the address as it was, closed by the deletion
+        (1, True, True, True, 2),  # deleted at the source in batch 2: current, flagged
+        (2, False, True, False, 1),  # untouched: one version, still open
+    ]
+    # The nightly select read only batch 2's keys: nothing else gained a version.
+    assert q(pg_server, settings, "select count(*) from snapshots.snp_providers") == [(7,)]
     assert q(
         pg_server, settings, "select count(*) from marts.fct_placements where is_move and child_id = 1001"
     ) == [(1,)]
