@@ -1,5 +1,10 @@
 """The ``nightly`` job: raw tables and everything downstream of them, in one process.
 
+The same job is night 0: on an empty warehouse (not even the database) each library sees its
+first run by itself — extract has no watermarks, the matcher no earlier match run, dbt no relation
+to increment, search no refresh — so nobody has to run `cww nightly --full` before enabling the
+schedule (tests/test_dagster_night_zero.py).
+
 The selection grows by itself as other parts add assets downstream of the raw tables (dbt
 models, checks, dashboards). Report deliveries are partitioned by their own calendars and run in
 their own jobs, so they are left out here. ``in_process``: on 2 cores the multiprocess executor
@@ -20,7 +25,11 @@ nightly_job = dg.define_asset_job(
     name="nightly",
     selection=NIGHTLY_SELECTION,
     executor_def=dg.in_process_executor,
-    description="Nightly: extract the source incrementally, then build what depends on it.",
+    description=(
+        "Nightly: extract the source incrementally, then build what depends on it. Night 0 needs "
+        "nothing else: on an empty warehouse every stage does its first run (full extract, full "
+        "person matching, dbt creates incremental models and snapshots, search full rebuild)."
+    ),
     tags={"cww/area": "nightly"},
 )
 
