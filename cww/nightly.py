@@ -5,9 +5,10 @@ recovery by hand) still needs the whole night, in the same order and with the sa
 
     extract → checks (raw) → match persons → dbt build → checks (marts) → search → reports → dashboards
 
-* raw suites run right after the extract, as Dagster's raw asset checks do: a blocking failure on a
-  person table holds back matching, and dbt leaves out what reads a failed table
-  (``data_quality.expectations.gate.dbt_exclusions``, the same gate the Dagster dbt step applies);
+* raw suites run right after the extract, as Dagster's raw asset checks do, in nightly mode (row
+  checks on the rows landed since each suite's last accepted run; ``--full``: every live row): a
+  blocking failure on a person table holds back matching, and dbt leaves out what reads a failed
+  table (``data_quality.expectations.gate.dbt_exclusions``, the same gate the Dagster dbt step applies);
 * the CSV reports are every definition's latest complete period for the warehouse's as-of date
   (what the date-partitioned report jobs deliver that morning); blocking failures hold deliveries
   back inside ``reports.runner`` itself (``reports.holdback``);
@@ -139,26 +140,20 @@ def _extract(settings: Settings, full: bool, ctx: dict[str, Any]) -> StageOut:
     return landed, "rows landed", detail, [], "ok"
 
 
-def _checks(settings: Settings, layer: str, ctx: dict[str, Any]) -> StageOut:
+def _checks(settings: Settings, layer: str, full: bool, ctx: dict[str, Any]) -> StageOut:
     from data_quality.expectations.runner import run_dq, select_suites
 
-    run = run_dq(settings, select_suites(None, layer))
+    # Nightly mode: raw suites check the rows landed since their last accepted run (a first night
+    # checks everything); --full checks every live row. Mart suites read whole marts either way.
+    run = run_dq(settings, select_suites(None, layer), mode="full" if full else "nightly")
     failed = [o.suite.name for o in run.outcomes if not o.passed]
     ctx[f"failed_{layer}"] = failed
-    checked = _checked_rows(settings, run.run_id)
     detail = run.summary() + (f"; blocking failures in {', '.join(failed)}" if failed else "")
-    lines = [f"    {line}" for line in run.failures()[:20]]
-    return checked, "rows validated", detail, lines, "blocked" if failed else "ok"
-
-
-def _checked_rows(settings: Settings, run_id: str) -> int | None:
-    from cww.postgres import resolve_server
-
-    with resolve_server(settings).connect(settings.warehouse_db) as conn:
-        row = conn.execute(
-            "select sum(row_count) from dq.table_volume where run_id = %s", (run_id,)
-        ).fetchone()
-    return int(row[0]) if row and row[0] is not None else None
+    lines = [f"    {line}" for line in [*run.scope_lines(), *run.failures()[:20]]]
+    label = "rows validated" if run.mode == "full" else "new rows validated"
+    if run.rows_checked is None:  # mart suites: whole relations, no row count kept
+        label = ""
+    return run.rows_checked, label, detail, lines, "blocked" if failed else "ok"
 
 
 def _match(settings: Settings, full: bool, ctx: dict[str, Any]) -> StageOut:
@@ -302,10 +297,10 @@ def run_nightly(
     gates = _plan(ctx, results)
     runners: dict[str, Callable[[], StageOut]] = {
         "extract": lambda: _extract(settings, full, ctx),
-        "checks_raw": lambda: _checks(settings, "raw", ctx),
+        "checks_raw": lambda: _checks(settings, "raw", full, ctx),
         "match": lambda: _match(settings, full, ctx),
         "dbt": lambda: _dbt(settings, full, ctx),
-        "checks_marts": lambda: _checks(settings, "marts", ctx),
+        "checks_marts": lambda: _checks(settings, "marts", full, ctx),
         "search": lambda: _search(settings, full, ctx),
         "reports": lambda: _reports(settings, full, ctx),
         "dashboards": lambda: _dashboards(settings, full, ctx),
@@ -348,7 +343,10 @@ def _echo(r: StageResult) -> None:
 
 def nightly_cmd(
     full: bool = typer.Option(
-        False, "--full", help="Initial full build: full extract, full person matching, dbt --full-refresh"
+        False,
+        "--full",
+        help="Initial full build: full extract, raw checks on every live row, full person matching,"
+        " dbt --full-refresh",
     ),
     json_path: Path = typer.Option(
         None, "--json", help="Also write each stage's status, seconds and rows to this JSON file"

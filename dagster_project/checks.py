@@ -25,6 +25,9 @@ step, and every step after it — the gate and so the whole dbt build — would 
 
 The run is the same ``run_dq`` the CLI calls: results land in the warehouse ``dq`` schema, Data
 Docs are refreshed, and the suite's blocking status is recorded for the CSV report hold-back.
+Raw suites run in nightly mode (row checks on the rows landed since the suite's last accepted run,
+a never-accepted suite whole), as `cww nightly` does; a run tagged ``cww/dq_mode=full`` checks
+every live row.
 """
 
 from collections.abc import Iterator
@@ -39,6 +42,8 @@ WARNINGS = "gx_warnings"
 MART = "gx_expectations"
 # The asset that waits for every raw check step of a run; dbt models and the matcher depend on it.
 RAW_GATE = dg.AssetKey(["data_quality", "raw_gate"])
+# Run tag choosing the data-quality mode (data_quality.expectations.scope.MODES); default nightly.
+MODE_TAG = "cww/dq_mode"
 
 
 def _slug(suite: str) -> str:
@@ -70,11 +75,20 @@ def build_suite_check(
         from data_quality.expectations.runner import run_dq
 
         resource: CwwSettingsResource = getattr(context.resources, RESOURCE_KEY)
-        run = run_dq(resource.settings(), [suite])
+        run = run_dq(resource.settings(), [suite], mode=context.run.tags.get(MODE_TAG, "nightly"))
         outcome = run.outcome(suite)
+        scope = "; ".join(line.split(": ", 1)[1] for line in run.scope_lines())  # raw suites only
+        if scope:
+            context.log.info(f"{suite}: {scope}")
         for line in run.failures():
             context.log.warning(line)
-        common = {"dq_run_id": run.run_id, "as_of": str(run.as_of), "data_docs": str(run.docs_index)}
+        common = {
+            "dq_run_id": run.run_id,
+            "as_of": str(run.as_of),
+            "data_docs": str(run.docs_index),
+            "mode": run.mode,
+            **({"rows_checked": scope} if scope else {}),
+        }
         blocking = [r for r in outcome.rows if r.blocking]
         warnings = [r for r in outcome.rows if not r.blocking]
         # A raw suite's failure is gated by the dbt exclusion and the matcher (module docstring):
@@ -91,7 +105,8 @@ def build_suite_check(
                 check_name=name,
                 passed=not failed,
                 severity=severity,
-                description="; ".join(r.message for r in failed) or f"{len(rows)} expectations passed",
+                description="; ".join(r.message for r in failed)
+                or f"{len(rows)} expectations passed" + (f" on {scope}" if scope else ""),
                 metadata={
                     **common,
                     "expectations": len(rows),

@@ -35,16 +35,33 @@ def dq_run_cmd(
         False, "--no-holdback", help="Do not record the night for report hold-back."
     ),
     every: bool = typer.Option(False, "--all", help="List every expectation, not only the failed ones."),
+    nightly: bool = typer.Option(
+        False,
+        "--nightly",
+        help="Raw suites check only the rows landed since their last accepted run, as `cww nightly` "
+        "and the Dagster nightly job do (default: every live raw row).",
+    ),
 ) -> None:
     """Validate the warehouse (raw + marts suites), store results in dq, publish Data Docs.
 
-    Exits 1 when a blocking expectation failed (warnings alone exit 0).
+    Default (full mode): every live raw row is checked, old rows included.
+
+    --nightly: raw row checks read only the rows landed since each suite's last accepted run.
+
+    Volume, freshness and the duplicated-batch check compare with the whole table in both modes.
+
+    A raw suite that passes becomes the start of the next nightly run. Exits 1 on a blocking failure.
     """
     from data_quality.expectations.report import print_run
     from data_quality.expectations.runner import run_dq, select_suites
 
     with console.status("validating the warehouse (Great Expectations)…"):
-        run = run_dq(get_settings(), select_suites(suite, layer), record_holdback=not no_holdback)
+        run = run_dq(
+            get_settings(),
+            select_suites(suite, layer),
+            record_holdback=not no_holdback,
+            mode="nightly" if nightly else "full",
+        )
     print_run(run, every_expectation=every)
     if not run.passed:
         raise typer.Exit(1)

@@ -221,6 +221,9 @@ def test_nightly_checks_raw_tables_before_dbt_and_leaves_out_only_their_dependen
     checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
     payment = checks[("raw/payment", "gx_blocking")]
     assert not payment.passed and "raw.payment.category_code" in payment.description
+    # the nightly job checks in nightly mode; a first night has no accepted run, so every live row
+    assert payment.metadata["mode"].value == "nightly"
+    assert "live rows (no accepted run yet)" in payment.metadata["rows_checked"].value
     assert checks[("raw/person_address", "gx_blocking")].passed
 
     materialised = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}

@@ -82,14 +82,18 @@ def test_a_clean_night_passes_and_is_stored_with_data_docs(pg_server: Server, ch
     assert "raw.payment" in index and "marts.children_in_care_current" in index
     assert len(list((chain.home / "data_docs" / "validations").rglob("*.html"))) >= 20
 
-    # Suites are added or updated, never appended: building one twice keeps one copy of each check.
+    # Suites are added or updated, never appended: building one twice keeps one copy of each check
+    # (across the suite's parts: the duplicated-batch check reads its own query).
     from cww.postgres import resolve_server
+    from data_quality.expectations.spec import gx_suite_name
 
     context = gx_context(resolve_server(chain), chain)
     suite = run.outcome("raw.payment").suite
     upsert_suite(context, suite)
     upsert_suite(context, suite)
-    assert len(context.suites.get("raw.payment").expectations) == len(suite.checks)
+    assert suite.part_names == ["", "duplicates"]
+    per_part = [len(context.suites.get(gx_suite_name(suite.name, p)).expectations) for p in suite.part_names]
+    assert per_part == [len(suite.checks) - 1, 1]
 
 
 def test_a_night_with_broken_marts_fails_the_mart_suites(pg_server: Server, chain: Settings) -> None:

@@ -54,6 +54,10 @@ def test_nightly_after_a_day_lands_rebuilds_and_delivers(
     assert [n for n, st in stages.items() if st["status"] != "ok"] == []
     assert stages["extract"]["rows"] > 0  # the day's inserts and updates landed
     assert stages["match"]["rows_label"] == "new/changed persons"  # incremental, not a full re-match
+    # raw checks in nightly mode: row checks on the day's rows only, after the full build's batch
+    raw = stages["checks_raw"]
+    assert raw["detail"].startswith("nightly run:") and "new raw rows since batch 1 " in raw["detail"]
+    assert raw["rows_label"] == "new rows validated" and 0 < raw["rows"] <= stages["extract"]["rows"]
     assert "dbt build" in stages["dbt"]["detail"] and "--full-refresh" not in stages["dbt"]["detail"]
 
     # raw = source, row for row

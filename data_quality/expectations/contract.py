@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from psycopg import sql
+
 from cww.settings import PROJECT_ROOT
 
 SCHEMA_SQL = PROJECT_ROOT / "simulator" / "schema.sql"
@@ -34,6 +36,15 @@ class RawTable:
     @property
     def has_updated_at(self) -> bool:
         return "updated_at" in self.columns
+
+    def live(self, alias: str = "r") -> sql.Composable:
+        """The row is live: not hard-deleted at the source (``_deleted``) nor soft-deleted."""
+        cond = sql.SQL("not {}").format(sql.Identifier(alias, "_deleted"))
+        if self.soft_delete_column:
+            cond = sql.SQL("{} and not coalesce({}, false)").format(
+                cond, sql.Identifier(alias, self.soft_delete_column)
+            )
+        return cond
 
 
 def source_columns(schema_sql: str) -> dict[str, tuple[str, ...]]:

@@ -15,9 +15,10 @@ def _result(passed: bool, blocking: bool) -> str:
 def print_run(run: DqRun, every_expectation: bool = False) -> None:
     """Per suite: expectations, passed, blocking failures, warnings; then each failure's message
     (or every expectation with ``every_expectation``); then the summary and the Data Docs path."""
-    suites = Table(title=f"data quality run {run.run_id} (as of {run.as_of})")
-    for col in ("suite", "expectations", "passed", "blocking failed", "warnings", "result"):
-        suites.add_column(col, justify="left" if col == "suite" else "right")
+    suites = Table(title=f"data quality run {run.run_id} ({run.mode}, as of {run.as_of})")
+    for col in ("suite", "rows checked", "expectations", "passed", "blocking failed", "warnings", "result"):
+        suites.add_column(col, justify="left" if col in ("suite", "rows checked") else "right")
+    scopes = {x.suite: line.split(": ", 1)[1] for x, line in zip(run.scopes, run.scope_lines(), strict=True)}
     for o in run.outcomes:
         n_ok = sum(r.passed for r in o.rows)
         result = (
@@ -27,6 +28,7 @@ def print_run(run: DqRun, every_expectation: bool = False) -> None:
         )
         suites.add_row(
             o.suite.name,
+            scopes.get(o.suite.name, "all"),
             str(len(o.rows)),
             str(n_ok),
             str(len(o.blocking_failures)),

@@ -6,6 +6,12 @@ validate them in one checkpoint (which also renders the Data Docs into ``<home>/
 store every result, and record each suite's blocking status through the reports hold-back hook
 so a bad night's CSV deliveries wait.
 
+``mode``: ``full`` validates every live raw row; ``nightly`` (what `cww nightly` and the Dagster
+nightly job run) validates row by row only the raw rows landed since each suite's last accepted
+run and measures the table-level facts in one scan (``scope``, ``raw_suites``). Mart suites read
+their whole relation in both modes. The mode and each raw suite's batch range are stored
+(``dq.run.mode``, ``dq.suite_scope``) and printed.
+
 Great Expectations is imported inside functions (7–11 s); the context is ephemeral (nothing on
 disk but the docs folder we name) and cached per process and warehouse, so Dagster running one
 check step per suite pays for it once.
@@ -27,12 +33,13 @@ from psycopg import sql
 from cww.errors import CwwError
 from cww.postgres import Server, resolve_server
 from cww.settings import Settings
+from data_quality.expectations import scope as scoping
 from data_quality.expectations import store
-from data_quality.expectations.contract import raw_tables
+from data_quality.expectations.contract import RawTable, raw_tables
 from data_quality.expectations.mart_suites import mart_suites
 from data_quality.expectations.messages import describe, observed_text
-from data_quality.expectations.raw_suites import raw_suites
-from data_quality.expectations.spec import Suite, suite_asset_name
+from data_quality.expectations.raw_suites import business_key_index, raw_suites
+from data_quality.expectations.spec import Suite, gx_suite_name, suite_asset_name
 
 DATASOURCE = "cww_warehouse"
 SITE = "cww_data_docs"
@@ -70,6 +77,8 @@ class DqRun:
     seconds: float
     docs_index: Path
     skipped: list[str] = field(default_factory=list)
+    mode: str = "full"
+    scopes: list[store.ScopeRow] = field(default_factory=list)  # one per raw suite run
 
     @property
     def rows(self) -> list[store.ResultRow]:
@@ -90,14 +99,49 @@ class DqRun:
         rows = sorted((r for r in self.rows if not r.passed), key=lambda r: (not r.blocking, r.suite))
         return [f"{'BLOCKING' if r.blocking else 'warning'}: {r.message}" for r in rows]
 
+    @property
+    def rows_checked(self) -> int | None:
+        """Raw rows the row-level checks read (new rows in a nightly run); None: no raw suite."""
+        counts = [x.rows_checked for x in self.scopes if x.rows_checked is not None]
+        return sum(counts) if counts else None
+
+    def scope_text(self) -> str:
+        """Which raw rows the run checked, in one phrase (e.g. "1,204 new raw rows since batch 12")."""
+        nightly = [x for x in self.scopes if x.mode == "nightly"]
+        whole = [x for x in self.scopes if x.mode != "nightly"]
+        parts = []
+        if nightly:
+            n = sum(x.rows_checked or 0 for x in nightly)
+            marks = sorted({x.after_batch for x in nightly if x.after_batch is not None})
+            since = f"batch {marks[0]}" if len(marks) == 1 else f"batches {marks[0]}–{marks[-1]}"
+            parts.append(f"{n:,} new raw rows since {since} in {len(nightly)} tables")
+        if whole:
+            n = sum(x.rows_checked or 0 for x in whole)
+            why = sorted({x.reason for x in whole if x.reason})
+            parts.append(
+                f"all {n:,} live raw rows of {len(whole)} tables" + (f" ({'; '.join(why)})" if why else "")
+            )
+        return ", ".join(parts)
+
+    def scope_lines(self) -> list[str]:
+        """One line per raw suite: "raw.person: 739 new rows since batch 12"."""
+        return [
+            f"{x.suite}: "
+            + scoping.Scope(x.mode, x.after_batch, x.upto_batch, x.reason).describe(x.rows_checked)
+            + ("" if x.accepted else " — not accepted: checked again next night")
+            for x in self.scopes
+        ]
+
     def summary(self) -> str:
         total = len(self.rows)
         ok = sum(r.passed for r in self.rows)
         blocking = sum(1 for r in self.rows if r.blocking and not r.passed)
         warn = sum(1 for r in self.rows if not r.blocking and not r.passed)
+        scope = self.scope_text()
         return (
-            f"{len(self.outcomes)} suites, {total} expectations: {ok} passed, {blocking} blocking failures, "
-            f"{warn} warnings in {self.seconds:.1f} s"
+            f"{self.mode} run: {len(self.outcomes)} suites, {total} expectations: {ok} passed, "
+            f"{blocking} blocking failures, {warn} warnings in {self.seconds:.1f} s"
+            + (f"; {scope}" if scope else "")
         )
 
     def lines(self) -> list[str]:
@@ -116,7 +160,19 @@ def _relation_exists(conn: psycopg.Connection, relation: str) -> bool:
 
 
 def as_of_date(conn: psycopg.Connection) -> date | None:
-    """The warehouse's night: the latest source change landed in raw (as dbt's int_as_of_date)."""
+    """The warehouse's night: the latest source change landed in raw (as dbt's int_as_of_date).
+
+    Like dbt, read from extract's watermarks (per table, the greatest source updated_at landed)
+    when they exist: one small read instead of a scan of every raw table per run (and Dagster
+    runs one per suite).
+    """
+    tables = [t.name for t in raw_tables() if t.has_updated_at]
+    if _relation_exists(conn, "extract_meta.watermarks"):
+        row = conn.execute(
+            "select max(watermark)::date from extract_meta.watermarks where table_name = any(%s)", (tables,)
+        ).fetchone()
+        if row[0] is not None:
+            return row[0]
     parts = [
         sql.SQL("select max(_source_updated_at) as u from {}").format(sql.Identifier("raw", t.name))
         for t in raw_tables()
@@ -130,9 +186,36 @@ def as_of_date(conn: psycopg.Connection) -> date | None:
     return row.fetchone()[0]
 
 
-def build_suites(conn: psycopg.Connection, now: datetime, as_of: date | None) -> list[Suite]:
-    """Tonight's suites: raw (bounds from the dq baselines) then marts."""
-    return raw_suites(as_of or now.date(), store.baselines(conn), now) + mart_suites()
+def build_suites(
+    conn: psycopg.Connection,
+    now: datetime,
+    as_of: date | None,
+    scopes: dict[str, scoping.Scope] | None = None,
+    facts: dict[str, scoping.Facts] | None = None,
+) -> list[Suite]:
+    """Tonight's suites: raw (bounds from the dq baselines, rows by scope) then marts."""
+    return raw_suites(as_of or now.date(), store.baselines(conn), now, scopes, facts) + mart_suites()
+
+
+def _nightly_inputs(
+    conn: psycopg.Connection, mode: str, suites: list[Suite]
+) -> tuple[dict[str, scoping.Scope], dict[str, scoping.Facts]]:
+    """Scope per raw suite and, for the scoped ones, the table facts (one scan each)."""
+    wanted = {s.name for s in suites}
+    tables: list[RawTable] = [t for t in raw_tables() if t.relation in wanted]
+    marks = store.accepted_marks(conn) if mode == "nightly" else {}
+    scopes = scoping.resolve(conn, mode, tables, marks)
+    facts: dict[str, scoping.Facts] = {}
+    for t in tables:
+        sc = scopes[t.relation]
+        if sc.after is None:
+            continue
+        ddl = business_key_index(t)
+        if ddl is not None:  # once per table (a few seconds at provincial scale), then a no-op
+            conn.execute(ddl)
+        scoping.ensure_statistics(conn, t)  # or the planner reads the table for tonight's rows
+        facts[t.relation] = scoping.measure(conn, t, sc.after)
+    return scopes, facts
 
 
 def suite_names() -> list[str]:
@@ -186,26 +269,34 @@ def gx_context(server: Server, settings: Settings) -> Any:
     return context
 
 
-def upsert_suite(context: Any, suite: Suite) -> Any:
-    """Add or update the GX suite, its query asset and validation definition (idempotent)."""
+def upsert_suite(context: Any, suite: Suite) -> list[Any]:
+    """Add or update the suite's GX query assets, expectation suites and validation definitions,
+    one per part (``Suite.part_names``; idempotent)."""
+    return [_upsert_part(context, suite, part) for part in suite.part_names]
+
+
+def _upsert_part(context: Any, suite: Suite, part: str) -> Any:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    name = suite_asset_name(suite.name)
+    name = suite_asset_name(suite.name, part)
+    query = suite.part_query(part)
     datasource = context.data_sources.get(DATASOURCE)
     try:
         asset = datasource.get_asset(name)
-        if asset.query != suite.query:
+        if asset.query != query:
             datasource.delete_asset(name)
             raise LookupError
     except LookupError:
-        asset = datasource.add_query_asset(name, query=suite.query)
+        asset = datasource.add_query_asset(name, query=query)
     batch = next((b for b in asset.batch_definitions if b.name == "whole"), None)
     if batch is None:
         batch = asset.add_batch_definition_whole_table("whole")
 
     expectations = []
     for i, check in enumerate(suite.checks):
+        if check.part != part:
+            continue
         cls = getattr(gxe, check.kind)
         expectations.append(
             cls(
@@ -215,7 +306,9 @@ def upsert_suite(context: Any, suite: Suite) -> Any:
                 meta={"cww_check": i, "blocking": check.blocking},
             )
         )
-    gx_suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite.name, expectations=expectations))
+    gx_suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=gx_suite_name(suite.name, part), expectations=expectations)
+    )
     return context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
     )
@@ -236,12 +329,16 @@ def _checkpoint(context: Any, validations: list[Any]) -> Any:
     )
 
 
-def _rows(suite: Suite, validation_result: Any) -> tuple[list[store.ResultRow], tuple[int, bool] | None]:
-    rows: list[store.ResultRow] = []
+def _rows(
+    suite: Suite, validation_result: Any
+) -> tuple[list[tuple[int, store.ResultRow]], tuple[int, bool] | None]:
+    """(check index, stored row) per result of one part's validation, and the volume if measured."""
+    rows: list[tuple[int, store.ResultRow]] = []
     volume: tuple[int, bool] | None = None
     for r in validation_result.results:
         config = r.expectation_config
-        check = suite.checks[int(config.meta["cww_check"])]
+        index = int(config.meta["cww_check"])
+        check = suite.checks[index]
         result = dict(r.result or {})
         passed = bool(r.success)
         message = describe(suite, check, result, passed)
@@ -251,19 +348,22 @@ def _rows(suite: Suite, validation_result: Any) -> tuple[list[store.ResultRow], 
             error = info.get("exception_message")
             message = f"{suite.relation}.{check.column or '*'}: {check.kind} could not run: {error}"
         rows.append(
-            store.ResultRow(
-                suite=suite.name,
-                expectation=config.type,
-                column=check.column,
-                observed=observed_text(result),
-                unexpected_count=result.get("unexpected_count"),
-                element_count=result.get("element_count"),
-                passed=passed,
-                blocking=check.blocking,
-                message=message,
+            (
+                index,
+                store.ResultRow(
+                    suite=suite.name,
+                    expectation=config.type,
+                    column=check.column,
+                    observed=observed_text(result),
+                    unexpected_count=result.get("unexpected_count"),
+                    element_count=result.get("element_count"),
+                    passed=passed,
+                    blocking=check.blocking,
+                    message=message,
+                ),
             )
         )
-        if check.kind == "ExpectTableRowCountToBeBetween" and isinstance(result.get("observed_value"), int):
+        if check.context.get("volume") and isinstance(result.get("observed_value"), int):
             volume = (result["observed_value"], passed)
     return rows, volume
 
@@ -288,11 +388,16 @@ def run_dq(
     *,
     record_holdback: bool = True,
     server: Server | None = None,
+    mode: str = "full",
 ) -> DqRun:
     """Validate the named suites (default: every suite whose relation exists) and store the run.
 
-    Raises CwwError when a suite asked for by name cannot run (unknown name, relation missing).
+    ``mode``: "full" (every live raw row) or "nightly" (raw rows landed since each suite's last
+    accepted run; a suite never accepted is validated whole). Raises CwwError when a suite asked
+    for by name cannot run (unknown name, relation missing) or the mode is unknown.
     """
+    if mode not in scoping.MODES:
+        raise CwwError(f"unknown data-quality mode {mode!r}. Fix: pick from {list(scoping.MODES)}.")
     started = time.perf_counter()
     now = datetime.now(UTC)
     server = server or resolve_server(settings)
@@ -320,10 +425,17 @@ def run_dq(
                 f"nothing to validate in {settings.warehouse_db}: no raw tables. "
                 "Fix: run `cww extract` first."
             )
-        store.start_run(conn, run_id, now, as_of, [s.name for s in runnable])
+        # The raw suites again, each reading the rows of its scope (full: every live row).
+        scopes, facts = _nightly_inputs(conn, mode, runnable)
+        if facts:
+            scoped = {s.name: s for s in build_suites(conn, now, as_of, scopes, facts)}
+            runnable = [scoped[s.name] for s in runnable]
+        by_name = {s.name: s for s in runnable}
+        store.start_run(conn, run_id, now, as_of, [s.name for s in runnable], mode)
 
         context = gx_context(server, settings)
-        validations = [upsert_suite(context, s) for s in runnable]
+        validations = [v for s in runnable for v in upsert_suite(context, s)]
+        parts = {gx_suite_name(s.name, p): s for s in runnable for p in s.part_names}
         try:
             result = _checkpoint(context, validations).run()
         finally:
@@ -332,21 +444,45 @@ def run_dq(
             context.data_sources.get(DATASOURCE).get_engine().dispose()
         # Only this run's pages (the cached context remembers earlier runs); the index is rebuilt.
         context.build_data_docs(site_names=[SITE], resource_identifiers=list(result.run_results))
-        outcomes: list[SuiteOutcome] = []
+        results: dict[str, list[tuple[int, store.ResultRow]]] = {s.name: [] for s in runnable}
         volumes: dict[str, tuple[int, bool]] = {}
         for vr in result.run_results.values():
-            suite = by_name[vr.suite_name]
+            suite = parts[vr.suite_name]
             rows, volume = _rows(suite, vr)
-            outcomes.append(SuiteOutcome(suite, rows))
+            results[suite.name].extend(rows)
             if volume is not None:
                 volumes[suite.name] = volume
-        outcomes.sort(key=lambda o: [s.name for s in runnable].index(o.suite.name))
+        # Each suite's results in the order of its checks, whichever part they came from.
+        outcomes = [
+            SuiteOutcome(s, [r for _, r in sorted(results[s.name], key=lambda x: x[0])]) for s in runnable
+        ]
+        scope_rows = _scope_rows(outcomes, scopes, facts, volumes)
         seconds = time.perf_counter() - started
         index = docs_dir(settings) / "index.html"
-        store.finish_run(conn, run_id, [r for o in outcomes for r in o.rows], volumes, seconds, str(index))
+        store.finish_run(
+            conn, run_id, [r for o in outcomes for r in o.rows], volumes, seconds, str(index), scope_rows
+        )
         if record_holdback and as_of is not None:
             _record_holdback(conn, as_of, outcomes)
-    return DqRun(run_id, as_of, outcomes, time.perf_counter() - started, index, skipped)
+    return DqRun(run_id, as_of, outcomes, time.perf_counter() - started, index, skipped, mode, scope_rows)
+
+
+def _scope_rows(
+    outcomes: list[SuiteOutcome],
+    scopes: dict[str, scoping.Scope],
+    facts: dict[str, scoping.Facts],
+    volumes: dict[str, tuple[int, bool]],
+) -> list[store.ScopeRow]:
+    """What each raw suite checked, and whether it is accepted (the next nightly run's mark)."""
+    out = []
+    for o in outcomes:
+        sc = scopes.get(o.suite.name)
+        if sc is None:
+            continue  # a mart suite: always whole
+        fact = facts.get(o.suite.name)
+        checked = fact.new_rows if fact is not None else volumes.get(o.suite.name, (None, False))[0]
+        out.append(store.ScopeRow(o.suite.name, sc.mode, sc.after, sc.upto, checked, sc.reason, o.passed))
+    return out
 
 
 def _base_relation(suite: Suite) -> str:

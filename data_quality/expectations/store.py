@@ -3,11 +3,13 @@
 ``dq.expectation_result`` is what the data team (and the data-quality dashboard) reads;
 ``dq.table_volume`` keeps each suite's live row count per run, and the volume expectation compares
 tonight with the last *accepted* night, so a bad night does not become tomorrow's baseline.
+``dq.suite_scope`` records which raw rows each run validated (the mode and the batch range) and
+whether the suite was accepted: the next nightly run starts after the last accepted batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 
 import psycopg
@@ -48,6 +50,23 @@ create table if not exists dq.table_volume (
     measured_at   timestamptz not null,
     primary key (run_id, suite)
 );
+do $$ begin  -- full | nightly (null: a run before modes); checked first: no lock when present
+    if not exists (select 1 from information_schema.columns
+                   where table_schema = 'dq' and table_name = 'run' and column_name = 'mode') then
+        alter table dq.run add column mode text;
+    end if;
+end $$;
+create table if not exists dq.suite_scope (
+    run_id        text not null references dq.run on delete cascade,
+    suite         text not null,
+    mode          text not null,        -- full: every live row; nightly: rows landed after after_batch
+    after_batch   bigint,               -- null in full mode
+    upto_batch    bigint,               -- newest complete extract batch when the run started
+    rows_checked  bigint,               -- live rows the row-level checks read
+    reason        text not null default '',  -- why a nightly run validated the whole table
+    accepted      boolean not null,     -- no blocking failure: the next nightly run starts after upto_batch
+    primary key (run_id, suite)
+);
 comment on schema dq is 'Data-quality results (Great Expectations suites run by data_quality/expectations)';
 """
 
@@ -80,12 +99,41 @@ def baselines(conn: psycopg.Connection) -> dict[str, int]:
     return {suite: int(n) for suite, n in rows}
 
 
+def accepted_marks(conn: psycopg.Connection) -> dict[str, int]:
+    """Suite → the newest complete batch of its last accepted run (nightly runs start after it)."""
+    rows = conn.execute(
+        """
+        select distinct on (s.suite) s.suite, s.upto_batch
+        from dq.suite_scope as s join dq.run as r using (run_id)
+        where s.accepted and s.upto_batch is not null
+        order by s.suite, r.started_at desc
+        """
+    ).fetchall()
+    return {suite: int(batch) for suite, batch in rows}
+
+
+@dataclass(frozen=True)
+class ScopeRow:
+    suite: str
+    mode: str
+    after_batch: int | None
+    upto_batch: int | None
+    rows_checked: int | None
+    reason: str
+    accepted: bool
+
+
 def start_run(
-    conn: psycopg.Connection, run_id: str, started: datetime, as_of: date | None, suites: list[str]
+    conn: psycopg.Connection,
+    run_id: str,
+    started: datetime,
+    as_of: date | None,
+    suites: list[str],
+    mode: str = "full",
 ) -> None:
     conn.execute(
-        "insert into dq.run (run_id, started_at, as_of_date, suites) values (%s, %s, %s, %s)",
-        (run_id, started, as_of, suites),
+        "insert into dq.run (run_id, started_at, as_of_date, suites, mode) values (%s, %s, %s, %s, %s)",
+        (run_id, started, as_of, suites, mode),
     )
 
 
@@ -96,8 +144,9 @@ def finish_run(
     volumes: dict[str, tuple[int, bool]],
     seconds: float,
     docs_path: str,
+    scopes: list[ScopeRow] | None = None,
 ) -> None:
-    """Results, volumes and the run's summary in one transaction."""
+    """Results, volumes, raw scopes and the run's summary in one transaction."""
     blocking_failed = sum(1 for r in rows if r.blocking and not r.passed)
     warnings_failed = sum(1 for r in rows if not r.blocking and not r.passed)
     with conn.transaction():
@@ -130,6 +179,11 @@ def finish_run(
                 "insert into dq.table_volume (run_id, suite, row_count, accepted, measured_at)"
                 " values (%s, %s, %s, %s, clock_timestamp())",
                 [(run_id, suite, n, ok) for suite, (n, ok) in volumes.items()],
+            )
+            cur.executemany(
+                "insert into dq.suite_scope (run_id, suite, mode, after_batch, upto_batch, rows_checked,"
+                " reason, accepted) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(run_id, *astuple(x)) for x in scopes or []],  # ScopeRow's fields in column order
             )
         conn.execute(
             """
