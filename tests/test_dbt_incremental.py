@@ -62,6 +62,16 @@ update raw.payment set is_deleted = true, updated_at = '2024-07-01 12:00+00',
     _source_updated_at = '2024-07-01 12:00+00', _batch_id = 2 where payment_id = 3;
 """
 
+# Entered the day before it happened (a visit booked for the morning of 1 July): dated after the first
+# build's as-of date (2024-06-30) it does not count yet; the next night's as-of date reaches it
+# although the note itself never changes again.
+AHEAD_NOTE = """
+insert into raw.contact_note (contact_note_id, agency_id, case_id, person_id, worker_id, contact_at,
+    contact_type_code, created_at, updated_at, _batch_id)
+  values (6, 1, 3004, 1003, 101, '2024-07-01 09:30+00', 'INP', '2024-06-30 10:00+00',
+          '2024-06-30 10:00+00', 1);
+"""
+
 # Every incremental model: after the nightly build its rows must equal a --full-refresh build's.
 INCREMENTAL_MODELS = {
     "fct_children_in_care_daily": "marts",
@@ -86,6 +96,7 @@ def nightly(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iter
         tables = create_raw_tables(pg_server, settings.warehouse_db)
         with pg_server.connect(settings.warehouse_db) as conn:
             conn.execute((Path(__file__).parent / "test_dbt_fixture.sql").read_text())
+            conn.execute(AHEAD_NOTE)
             for t in tables:
                 if t != "postal_region":
                     conn.execute(f'update raw."{t}" set _source_updated_at = updated_at')
@@ -95,6 +106,10 @@ def nightly(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 "daily_rows": conn.execute(
                     "select count(*) from marts.fct_children_in_care_daily"
                 ).fetchone()[0],
+                "contacts_before": conn.execute(
+                    "select child_id, last_contact_on::text from intermediate.int_contacts_summarised"
+                    " order by child_id"
+                ).fetchall(),
                 "old_day": conn.execute(
                     "select count(*) from marts.fct_children_in_care_daily where care_date = '2024-03-01'"
                 ).fetchone()[0],
@@ -156,7 +171,7 @@ def test_nightly_build_skips_unit_tests_and_runs_incrementally(nightly: tuple[Se
 def test_late_changes_and_soft_delete_reach_the_incremental_facts(
     pg_server: Server, nightly: tuple[Settings, dict]
 ) -> None:
-    settings, _ = nightly
+    settings, before = nightly
     runaway = q(
         pg_server,
         settings,
@@ -179,7 +194,11 @@ def test_late_changes_and_soft_delete_reach_the_incremental_facts(
         settings,
         "select child_id, last_contact_on::text from intermediate.int_contacts_summarised",
     )
-    assert sorted(contacts) == [(1001, "2024-06-20"), (1002, "2024-07-01")]  # 2001's and 2002's notes deleted
+    # 2001's and 2002's notes deleted; 1003's visit, landed a night early, counts once the day comes
+    assert before["contacts_before"] == [
+        (1001, "2024-06-20"), (1002, "2024-04-01"), (2001, "2024-06-25"), (2002, "2024-06-28")
+    ]
+    assert sorted(contacts) == [(1001, "2024-06-20"), (1002, "2024-07-01"), (1003, "2024-07-01")]
     payments = q(pg_server, settings, "select payment_id, lifecycle_stage from marts.fct_payments order by 1")
     assert payments == [(1, "paid"), (2, "paid"), (4, "paid"), (5, "voided")]
 

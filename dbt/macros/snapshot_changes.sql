@@ -64,8 +64,9 @@
     batch held, a key's current version, a version by scd id), and statistics: without them the
     planner guesses 10,000 current versions and ANDs a full scan of the partial index into every
     look-up of dbt's merge (11 s for a few hundred changed addresses at provincial scale). Analysed
-    once, when the table has no statistics yet: the night's few hundred versions do not move the
-    estimates, and autovacuum's analyse keeps up as it grows. -#}
+    once, when the table has no statistics yet (autovacuum is off on this machine's server): the
+    planner scales the row counts by the table's current size, and the night's few hundred
+    versions do not change the distributions. -#}
 {% macro snapshot_indexes(key) -%}
     create index if not exists {{ adapter.quote(this.identifier ~ '__source_batch_id') }}
         on {{ this }} (source_batch_id);
