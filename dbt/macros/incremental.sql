@@ -90,8 +90,9 @@
 
 {#- fct_children_in_care_daily: a child's days depend only on that child's placements (and the
     episode they belong to, i.e. the CIC case). Touched: children with a placement changed, or a
-    placement on a case that changed. Their rows are rebuilt whole; every other child only gets
-    the days after the last as-of date. -#}
+    placement on a case that changed. Their rows are recomputed whole and replaced where they
+    differ (get_incremental_replace_changed_sql); every other child only gets the days after the
+    last as-of date. -#}
 {% macro children_in_care_daily_plan() -%}
     {{ incremental_plan(['placement', 'case']) }};
     {%- if is_incremental() %}
@@ -104,7 +105,7 @@
     where p.case_id in (select r.case_id from {{ changed_since('case') }});
     analyze pg_temp.cww_touched_children;
     {{ delete_rebuilt_days('care_date') }}
-    delete from {{ this }} where child_id in (select child_id from pg_temp.cww_touched_children);
+    {#- the touched children's rows that differ: strategy replace_changed, after the select -#}
     {%- endif %}
 {%- endmacro %}
 
@@ -310,4 +311,39 @@
     {%- else -%}
     analyze {{ this }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Incremental strategy 'replace_changed' (fct_children_in_care_daily): the select holds every row
+    of the touched partitions (config touched_partition: the column, and the temp table of touched
+    values the pre-hook wrote) plus the new days. Deleting a touched child's rows and writing them
+    all again costs about 800 row deletions per child, scattered over a 42 M-row table (21 s after
+    a four-day catch-up at provincial scale), when a change usually moves a few days. So: delete
+    only the touched partitions' rows the select no longer has (changed or gone), then insert only
+    the select's rows not already there. unique_key is the row's key (equality, for a hash
+    anti-join); the other columns compare with IS NOT DISTINCT FROM. The result is the same table
+    as delete-and-append (tests/test_dbt_incremental.py compares it with a --full-refresh). -#}
+{% macro get_incremental_replace_changed_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set keys = config.get('unique_key') -%}
+    {%- set part = config.get('touched_partition') -%}
+    {%- set names = arg_dict['dest_columns'] | map(attribute='name') | list -%}
+    {%- set cols = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set touched_rows -%}
+        {{ adapter.quote(part['column']) }} in (select {{ adapter.quote(part['column']) }} from {{ part['relation'] }})
+    {%- endset -%}
+    analyze {{ temp }};
+    delete from {{ target }} as t
+    where t.{{ touched_rows }}
+      and not exists (
+        select 1 from {{ temp }} as n
+        where {% for c in names -%}
+            n.{{ adapter.quote(c) }} {{ '=' if c in keys else 'is not distinct from' }} t.{{ adapter.quote(c) }}
+            {%- if not loop.last %} and {% endif %}
+        {%- endfor %}
+      );
+    insert into {{ target }} ({{ cols }})
+    select {{ cols }} from {{ temp }}
+    except all
+    select {{ cols }} from {{ target }} where {{ touched_rows }}
 {%- endmacro %}

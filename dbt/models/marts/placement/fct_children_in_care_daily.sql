@@ -2,14 +2,16 @@
     home visit, runaway or respite (the child is still in care). Should two placement rows of a
     child overlap (a source error the singular tests report), the later-started one wins the day.
     Incremental by partition (macros/incremental.sql): a child whose placements (or CIC case)
-    changed in the latest extract batches has all their rows rebuilt, so late corrections and
-    deletions of any age are honoured; every other child only gets the days after the last as-of
-    date. Results equal a full rebuild (tests/test_dbt_incremental.py). -#}
+    changed in the latest extract batches has all their rows recomputed, so late corrections and
+    deletions of any age are honoured, and only the rows that differ are replaced (strategy
+    replace_changed); every other child only gets the days after the last as-of date. Results equal a full rebuild (tests/test_dbt_incremental.py). -#}
 -- depends_on: {{ source('cpin', 'placement') }}
 -- depends_on: {{ source('cpin', 'case') }}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy='replace_changed',
+    unique_key=['care_date', 'child_id'],
+    touched_partition={'column': 'child_id', 'relation': 'pg_temp.cww_touched_children'},
     on_schema_change='fail',
     pre_hook=["{{ children_in_care_daily_plan() }}"],
     post_hook=["{{ record_incremental_mark() }}"],
