@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,6 +296,51 @@ def record_tested_batch(settings: Settings, options: NightlyOptions, server: Any
             " as_of_date = excluded.as_of_date, recorded_at = now()",
             (TESTED_MARK, options.upto_batch),
         )
+
+
+# A build split into several runs of dbt (Dagster's steps: the person matcher sits between dbt
+# models) records the mark only after its last part; each part's scope travels with what it built.
+TEST_SCOPE_KEY = "cww/nightly_test_scope"
+
+
+def nightly_test_scope(
+    options: NightlyOptions, excluded: Sequence[str], reads_landed_rows: bool = True
+) -> dict[str, Any]:
+    """What one part of a nightly build scoped its data tests to, and what it left out (--exclude).
+
+    reads_landed_rows: False for a part that builds only seeds (CSV files, no landed row; Dagster
+    runs them before the night's extract, so their ``upto_batch`` is the previous night's).
+    """
+    return {
+        "test_rows_after_batch": options.vars["test_rows_after_batch"],
+        "test_rows_updated_after": options.vars["test_rows_updated_after"],
+        "upto_batch": options.upto_batch,
+        "reads_landed_rows": reads_landed_rows,
+        "excluded": sorted(excluded),
+    }
+
+
+def batch_tested_by_build(
+    nodes: Collection[Hashable], scopes: Mapping[Hashable, Mapping[str, Any] | None]
+) -> int | None:
+    """The batch a nightly build split into parts may record (:func:`record_tested_batch`), or None.
+
+    ``nodes``: every node of the dbt project; ``scopes``: node → :func:`nightly_test_scope` of the part
+    that built it in this build (None: built without one). Only a build in which every node was
+    built, no part excluded anything and every part read the same mark tested every new row. It
+    records the smallest ``upto_batch`` of the parts that read landed rows: those batches had
+    landed before any such part started, so their rows were in every part's tests (a later part
+    may have seen a newer batch, whose rows an earlier part did not test).
+    """
+    found = [scopes.get(node) for node in nodes]
+    if not found or any(s is None or s["excluded"] for s in found):
+        return None
+    if len({(s["test_rows_after_batch"], s["test_rows_updated_after"]) for s in found if s}) != 1:
+        return None
+    uptos = [s["upto_batch"] for s in found if s and s["reads_landed_rows"]]
+    if not uptos or None in uptos:
+        return None
+    return min(int(u) for u in uptos)
 
 
 def build(

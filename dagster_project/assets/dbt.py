@@ -4,6 +4,9 @@ Wiring only: the connection, vars and secrets come from ``cww.transform`` (the s
 and the tests run). dbt sources ``source('cpin', <table>)`` map to the raw assets
 ``["raw", <table>]``; model and source tests surface as asset checks; incremental models stay
 incremental (the nightly job runs plain ``dbt build``; history is rebuilt only on request).
+The nightly data-test mark (``cww.transform.record_tested_batch``) is recorded by the step that
+completes a run building every dbt node: Dagster splits this op into several steps around the
+person matcher, and each step alone is a subset.
 
 The manifest must exist before definitions load: ``cww dbt parse`` (setup / CI) writes it; when it
 is missing this module runs the same parse in-process once, or fails saying how to fix it.
@@ -12,6 +15,7 @@ is missing this module runs the same parse in-process once, or fails saying how 
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +84,12 @@ def cww_dbt(
     """`dbt build` of the selected nodes against the settings' warehouse, then role passwords."""
     from cww.postgres import resolve_server
     from cww.transform import (
+        TEST_SCOPE_KEY,
         dbt_env,
         dbt_vars,
         environment,
         nightly_options,
+        nightly_test_scope,
         prepare_warehouse,
         record_tested_batch,
         set_role_passwords,
@@ -108,15 +114,65 @@ def cww_dbt(
     if excluded:
         context.log.warning(f"blocking raw checks failed; not rebuilding: {' '.join(excluded)}")
         args += ["--exclude", *excluded]
+    # Each materialisation carries the scope of this step's tests; the step that completes the
+    # build of every node records the mark (so with the split, only the last step does).
+    scope = nightly_test_scope(nightly, excluded, reads_landed_rows=_reads_landed_rows(context))
+    built: set[dg.AssetKey] = set()
     # The person matcher sits between dbt models, so Dagster runs this op as two steps. With dbt's
     # default `eager` selection the first step would run tests (e.g. singular ones spanning
     # several models) whose other parents only the second step rebuilds; `buildable` runs each
     # test in the step where all its parents are built.
     with environment({**dbt_env(settings), "DBT_INDIRECT_SELECTION": "buildable"}):
-        yield from dbt.cli(args, context=context).stream()
-    if not context.is_subset and not excluded:  # every data test ran: next night tests newer rows
-        record_tested_batch(settings, nightly, server)
+        for event in dbt.cli(args, context=context).stream():  # raises when dbt failed
+            if isinstance(event, dg.Output):
+                built.add(context.asset_key_for_output(event.output_name))
+                event = event.with_metadata({**event.metadata, TEST_SCOPE_KEY: scope})
+            yield event
+    batch = _batch_tested_by_run(context, scope, built)
+    if batch is not None:  # every data test ran on the new rows: next night tests newer rows only
+        record_tested_batch(settings, replace(nightly, upto_batch=batch), server)
+        context.log.info(f"data tests of this run covered batches up to {batch}: mark recorded")
     set_role_passwords(settings)
+
+
+def _reads_landed_rows(context: dg.AssetExecutionContext) -> bool:
+    """Whether this step builds or tests more than the seeds (which read CSV files, not raw)."""
+    seeds = {
+        key
+        for key, spec in cww_dbt.specs_by_key.items()
+        if spec.metadata.get("dagster-dbt/materialization_type") == "seed"
+    }
+    checked = {check.asset_key for check in context.selected_asset_check_keys}
+    return not (context.selected_asset_keys | checked) <= seeds
+
+
+def _batch_tested_by_run(
+    context: dg.AssetExecutionContext, scope: dict[str, Any], built: set[dg.AssetKey]
+) -> int | None:
+    """The batch to record after this step (``cww.transform.batch_tested_by_build``), or None.
+
+    Reads the scope every dbt asset materialised in this run carries from the run's event log,
+    this step's own from ``built``. A run that did not select every node (someone building a few
+    models by hand), or whose other steps did not all succeed, never records; neither does a
+    re-execution, whose earlier steps' materialisations belong to the parent run.
+    """
+    from cww.transform import TEST_SCOPE_KEY, batch_tested_by_build
+
+    nodes = cww_dbt.keys  # every node, whatever subset this step runs
+    selection = context.run.asset_selection  # empty or None: the job's whole selection
+    if selection and not nodes <= selection:  # the event log below decides in any case
+        return None
+    scopes: dict[dg.AssetKey, Any] = {}
+    records = context.instance.get_records_for_run(
+        run_id=context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.asset_key in nodes:
+            value = event.step_materialization_data.materialization.metadata.get(TEST_SCOPE_KEY)
+            scopes[event.asset_key] = value.value if value is not None else None
+    scopes.update(dict.fromkeys(built, scope))
+    return batch_tested_by_build(nodes, scopes)
 
 
 defs = dg.Definitions(
