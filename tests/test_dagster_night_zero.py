@@ -10,20 +10,36 @@ downstream of raw. Before 4ab4d90 the job failed here: every staging view stoppe
 ``relation "staging.code_labels" does not exist``. The assertions are outcomes, not step
 statuses: raw equals the source row for row, "where are my kids" equals the source's children in
 open placements, every person is matched and searchable.
+
+The same nights also carry the nightly data-test mark's checks (tests/test_dagster_test_mark.py has
+the rule itself): Dagster splits the dbt op into several steps around the person matcher, and the
+mark (private.incremental_marks ``_nightly_data_tests``) must be recorded by the step that completes
+a run building every node — not by a partial run, not by a failed one. What dbt received is read
+from each invocation's run_results.json. One module, so that night 0 and the next night run once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from cww.postgres import Server
 from cww.settings import Settings, get_settings
+from cww.transform import DBT_PROJECT_DIR, TEST_SCOPE_KEY, TESTED_MARK
 
 AS_OF = dt.date(2025, 6, 30)
+# A few staging models built by hand, as someone repairing one model would.
+PARTIAL_DBT = [
+    dg.AssetKey(["staging", "stg_cpin__placements"]),
+    dg.AssetKey(["staging", "stg_cpin__persons"]),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +55,35 @@ def env(module_settings: Settings) -> Iterator[Settings]:
             get_settings.cache_clear()
 
 
-def _run_nightly() -> Any:
+def _run_nightly(asset_selection: list[dg.AssetKey] | None = None) -> Any:
     from dagster_project.definitions import defs
 
-    return defs.resolve_job_def("nightly").execute_in_process(raise_on_error=False)
+    return defs.resolve_job_def("nightly").execute_in_process(
+        raise_on_error=False, asset_selection=asset_selection
+    )
+
+
+def _dbt_vars(result: Any) -> list[dict[str, Any]]:
+    """The vars every dbt invocation of the run received: dagster-dbt gives each step's invocation
+    a target folder of its own, ``<step's op>-<run id[:7]>-<random>``."""
+    dirs = sorted(Path(DBT_PROJECT_DIR / "target").glob(f"cww_dbt*-{result.run_id[:7]}-*"))
+    found = [json.loads((d / "run_results.json").read_text())["args"]["vars"] for d in dirs]
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return found
+
+
+def _mark(pg_server: Server, s: Settings) -> tuple[int, dt.datetime] | None:
+    with pg_server.connect(s.warehouse_db) as wh:
+        row = wh.execute(
+            "select batch_id, recorded_at from private.incremental_marks where model = %s", (TESTED_MARK,)
+        ).fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def _newest_batch(pg_server: Server, s: Settings) -> int:
+    with pg_server.connect(s.warehouse_db) as wh:
+        return int(wh.execute("select max(batch_id) from extract_meta.batches").fetchone()[0])
 
 
 def _assert_clean(result: Any) -> None:
@@ -125,14 +166,23 @@ def night_zero(pg_server: Server, env: Settings) -> tuple[Settings, Any]:
         assert (
             conn.execute("select 1 from pg_database where datname = %s", (s.warehouse_db,)).fetchone() is None
         )
-    return s, _run_nightly()
+    result = _run_nightly()
+    state = {"result": result, "dbt_vars": _dbt_vars(result)}
+    if result.success:
+        state["batch"], state["mark"] = _newest_batch(pg_server, s), _mark(pg_server, s)
+    return s, state
 
 
 def test_the_nightly_job_builds_an_empty_warehouse(
     pg_server: Server, night_zero: tuple[Settings, Any]
 ) -> None:
-    s, result = night_zero
+    s, state = night_zero
+    result = state["result"]
     _assert_clean(result)
+    # every row tested on night 0, by a dbt op split into several steps; the mark = the newest batch
+    assert len(state["dbt_vars"]) >= 2, state["dbt_vars"]
+    assert {v["test_rows_after_batch"] for v in state["dbt_vars"]} == {0}
+    assert state["mark"] is not None and state["mark"][0] == state["batch"]
     with pg_server.connect(s.warehouse_db) as wh:
         # each stage knew it was the first run
         assert {r[0] for r in wh.execute("select distinct mode from extract_meta.table_loads")} == {"initial"}
@@ -144,21 +194,47 @@ def test_the_nightly_job_builds_an_empty_warehouse(
     _assert_every_person_matched_and_searchable(pg_server, s)
 
 
-def test_after_one_day_the_same_job_runs_incrementally(
+def test_after_a_partial_run_and_a_day_the_same_job_runs_incrementally(
     pg_server: Server, night_zero: tuple[Settings, Any]
 ) -> None:
+    from dagster_project.definitions import defs
     from simulator.api import advance
 
-    s, first = night_zero
-    assert first.success  # (the night-0 test says why not)
+    s, state = night_zero
+    assert state["result"].success  # (the night-0 test says why not)
+
+    # A partial run lands a newer batch and builds two models: the mark stays where it was.
     advance(s, 1)
-    day = AS_OF + dt.timedelta(days=1)
+    raw = [k for k in defs.resolve_job_def("nightly").asset_layer.selected_asset_keys if k.path[0] == "raw"]
+    partial = _run_nightly(raw + PARTIAL_DBT)
+    _assert_clean(partial)
+    batch1 = _newest_batch(pg_server, s)
+    assert batch1 > state["batch"]
+    events = partial.get_asset_materialization_events()
+    materialised = [e.step_materialization_data.materialization for e in events]
+    built = {
+        m.asset_key: m.metadata[TEST_SCOPE_KEY].value for m in materialised if m.asset_key in PARTIAL_DBT
+    }
+    assert set(built) == set(PARTIAL_DBT)
+    assert {v["upto_batch"] for v in built.values()} == {batch1}  # it saw the new batch, yet:
+    assert _mark(pg_server, s) == state["mark"]
+    _dbt_vars(partial)
+
+    advance(s, 1)
+    day = AS_OF + dt.timedelta(days=2)
     with pg_server.connect(s.source_db) as src:
         new_people = src.execute("select count(*) from cpin.person where created_at::date = %s", (day,))
         assert new_people.fetchone()[0] > 0  # the day brings someone to match and index
 
     result = _run_nightly()
     _assert_clean(result)
+    # every dbt invocation tested only rows after night 0's batch, then the mark moved on
+    seen = _dbt_vars(result)
+    assert len(seen) >= 2 and {v["test_rows_after_batch"] for v in seen} == {state["batch"]}, seen
+    batch2 = _newest_batch(pg_server, s)
+    assert batch2 > batch1
+    mark2 = _mark(pg_server, s)
+    assert mark2 is not None and mark2[0] == batch2
     with pg_server.connect(s.warehouse_db) as wh:
         modes = dict(
             wh.execute(
@@ -173,7 +249,7 @@ def test_after_one_day_the_same_job_runs_incrementally(
         assert wh.execute(
             "select mode from search.refresh_log order by refreshed_at desc limit 1"
         ).fetchone() == ("incremental",)
-        # incremental models kept yesterday's rows and added today's
+        # incremental models kept the earlier rows and added the new days
         days = wh.execute(
             "select min(care_date), max(care_date) from marts.fct_children_in_care_daily"
         ).fetchone()
@@ -181,3 +257,15 @@ def test_after_one_day_the_same_job_runs_incrementally(
     _assert_raw_equals_source(pg_server, s)
     _assert_marts_match_the_source(pg_server, s, day)
     _assert_every_person_matched_and_searchable(pg_server, s)
+
+    # A night whose dbt fails (an incremental fact whose table drifted from its model, with
+    # on_schema_change='fail') lands a batch but records no mark.
+    advance(s, 1)
+    with pg_server.connect(s.warehouse_db) as wh:
+        wh.execute("alter table marts.fct_children_in_care_daily add column drifted int")
+    failed = _run_nightly()
+    failed_steps = {e.step_key for e in failed.get_step_failure_events()}
+    assert not failed.success and any(k.startswith("cww_dbt") for k in failed_steps), failed_steps
+    _dbt_vars(failed)
+    assert _newest_batch(pg_server, s) > batch2
+    assert _mark(pg_server, s) == mark2

@@ -164,7 +164,7 @@ def _batch_tested_by_run(
         return None
     scopes: dict[dg.AssetKey, Any] = {}
     records = context.instance.get_records_for_run(
-        run_id=context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        run_id=context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records
     for record in records:
         event = record.event_log_entry.dagster_event
