@@ -164,15 +164,7 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     chain: dict[str, float] = {}
     if args.preset:
-        settings = settings.model_copy(
-            update={
-                "source_db": f"cwwbench_{tag}_source",
-                "warehouse_db": f"cwwbench_{tag}_warehouse",
-                "source_reader_role": f"cwwbench_{tag}_reader",
-                "role_prefix": f"cwwbench_{tag}",
-                "home": settings.home / f"bench_{tag}",
-            }
-        )
+        settings = settings.namespaced(f"cwwbench_{tag}", settings.home / f"bench_{tag}")
     else:
         settings = settings.model_copy(
             update={"warehouse_db": args.warehouse, "role_prefix": args.role_prefix or settings.role_prefix}

@@ -101,15 +101,7 @@ def main() -> None:
     from simulator.api import advance, init_source
 
     prefix = args.prefix
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"{prefix}_source",
-            "warehouse_db": f"{prefix}_warehouse",
-            "source_reader_role": f"{prefix}_reader",
-            "role_prefix": prefix,
-            "home": PROJECT_ROOT / "bench" / "scratch" / prefix,
-        }
-    )
+    settings = Settings().namespaced(prefix, PROJECT_ROOT / "bench" / "scratch" / prefix)
     server = resolve_server(settings)
     rows: list[tuple[str, str]] = []
     try:

@@ -162,15 +162,7 @@ def main() -> None:
         raise SystemExit("provincial takes the machine for a long while: pass --allow-provincial")
 
     base = a.base or f"cwwbench_dq_{a.preset}"
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"{base}_source",
-            "warehouse_db": f"{base}_warehouse",
-            "source_reader_role": f"{base}_reader",
-            "role_prefix": base,
-            "home": PROJECT_ROOT / ".cww" / f"bench_{base}",
-        }
-    )
+    settings = Settings().namespaced(base, PROJECT_ROOT / ".cww" / f"bench_{base}")
     server = resolve_server(settings)
     load_before = os.getloadavg()
     steps: dict[str, float] = {}

@@ -381,15 +381,7 @@ def run_cli(env: dict[str, str], sampler_conninfo: str, scratch: Path) -> Run:
 
 
 def bench_settings(prefix: str) -> Settings:
-    return Settings().model_copy(
-        update={
-            "source_db": f"{prefix}_source",
-            "warehouse_db": f"{prefix}_warehouse",
-            "source_reader_role": f"{prefix}_reader",
-            "role_prefix": prefix,
-            "home": PROJECT_ROOT / "bench" / "scratch" / prefix,
-        }
-    )
+    return Settings().namespaced(prefix, PROJECT_ROOT / "bench" / "scratch" / prefix)
 
 
 def export_env(settings: Settings) -> dict[str, str]:

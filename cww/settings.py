@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     # Prefix of the agency / analyst login roles (cww.security); roles are cluster-wide.
     role_prefix: str = "cww"
 
+    def namespaced(self, prefix: str, home: Path) -> Settings:
+        """These settings with databases, logins and home of their own (``<prefix>_source``,
+        ``<prefix>_warehouse``, ``<prefix>_reader``, roles ``<prefix>_*``): how tests and benchmarks
+        share one server without touching each other's (or the demo's) warehouse."""
+        return self.model_copy(
+            update={
+                "source_db": f"{prefix}_source",
+                "warehouse_db": f"{prefix}_warehouse",
+                "source_reader_role": f"{prefix}_reader",
+                "role_prefix": prefix,
+                "home": home,
+            }
+        )
+
     def as_env(self) -> dict[str, str]:
         """The ``CWW_*`` variables that make a child process (the CLI, Dagster) use these databases."""
         env = {

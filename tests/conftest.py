@@ -24,15 +24,7 @@ def pg_server() -> Server:
 def _throwaway_settings(home: Path) -> Settings:
     """Settings naming fresh, unique source/warehouse databases and roles (nothing is created)."""
     tag = uuid.uuid4().hex[:8]
-    return Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": home,
-        }
-    )
+    return Settings().namespaced(f"cwwt_{tag}", home)
 
 
 def _drop_throwaway(server: Server, settings: Settings) -> None:
@@ -180,15 +172,7 @@ def dbt_hand_warehouse(pg_server: Server, tmp_path_factory) -> Iterator[Settings
     from cww.transform import build
 
     tag = uuid.uuid4().hex[:8]
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path_factory.mktemp("dbt_hand") / "cww_home",
-        }
-    )
+    settings = Settings().namespaced(f"cwwt_{tag}", tmp_path_factory.mktemp("dbt_hand") / "cww_home")
     try:
         create_database(pg_server, settings.warehouse_db)
         tables = create_raw_tables(pg_server, settings.warehouse_db)

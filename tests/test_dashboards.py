@@ -145,15 +145,7 @@ def write_check_results(settings: Settings) -> list[str]:
 @pytest.fixture(scope="session")
 def stack(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tag = uuid.uuid4().hex[:8]
-    settings = Settings().model_copy(
-        update={
-            "source_db": f"cwwt_{tag}_source",
-            "warehouse_db": f"cwwt_{tag}_warehouse",
-            "source_reader_role": f"cwwt_{tag}_reader",
-            "role_prefix": f"cwwt_{tag}",
-            "home": tmp_path_factory.mktemp("dashboards_home"),
-        }
-    )
+    settings = Settings().namespaced(f"cwwt_{tag}", tmp_path_factory.mktemp("dashboards_home"))
     sset = SupersetSettings(port=_free_port(), metadata_db=f"cwwt_{tag}_superset", workers=2)
     superset = SupersetServer(settings, sset)
     try:
