@@ -504,8 +504,10 @@ class Soak:
                 try:
                     with self._conn("postgres") as conn:
                         n = conn.execute(
+                            # A dbt query building a mart: the first dbt step (seeds, sources)
+                            # can be over within the second the watcher waits.
                             "select count(*) from pg_stat_activity where application_name like 'dbt%%'"
-                            " and state = 'active'"
+                            " and state = 'active' and query like '%%\"marts\".%%'"
                         ).fetchone()[0]  # type: ignore[index]
                 except psycopg.Error:
                     n = 0
