@@ -35,6 +35,52 @@ class PostgresError(CwwError):
     """A PostgreSQL problem explained in one line, with the fix; the CLI prints it as is."""
 
 
+class ServerUnreachableError(PostgresError):
+    """The configured server did not answer: down, restarting, or the network in between."""
+
+
+# SQLSTATEs of a server going away: connection exceptions (class 08) and the shutdown family.
+_CONNECTION_LOSS_STATES = ("08", "57P01", "57P02", "57P03")
+# A failed connection attempt carries no SQLSTATE in psycopg, only libpq's text. These say the
+# server was not there or went away; "database does not exist" or a refused password do not.
+_CONNECTION_LOSS_TEXTS = (
+    "connection refused",
+    "server closed the connection unexpectedly",
+    "the database system is",  # … shutting down / starting up / in recovery mode
+    "terminating connection due to administrator command",
+    "timeout expired",
+    "could not receive data from server",
+    "could not send data to server",
+    "connection is lost",
+    "the connection is closed",
+    "no route to host",
+)
+
+
+def is_connection_loss(exc: BaseException | None) -> bool:
+    """True when ``exc``, or an error it wraps, is the server going away or not answering.
+
+    Such a failure is worth another try after a pause (a warehouse restart, a failover); a wrong
+    database name, a refused password or a failed query would fail the same way again. Follows
+    ``__cause__``/``__context__`` and SQLAlchemy's ``.orig`` (Great Expectations reaches
+    PostgreSQL through SQLAlchemy).
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for err in (exc, getattr(exc, "orig", None)):
+            if isinstance(err, psycopg.OperationalError) and (err.sqlstate or "").startswith(
+                _CONNECTION_LOSS_STATES
+            ):
+                return True
+            if isinstance(err, (psycopg.OperationalError, ServerUnreachableError)):
+                text = str(err).lower()
+                if any(marker in text for marker in _CONNECTION_LOSS_TEXTS):
+                    return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 @dataclass(frozen=True)
 class Server:
     """A reachable PostgreSQL server: a URL without a database, and how we got it."""
@@ -100,7 +146,7 @@ def resolve_server(settings: Settings | None = None, start: bool = True) -> Serv
         server = Server(settings.pg_url, "external")
         reason = _probe(server.conninfo("postgres"))
         if reason:
-            raise PostgresError(
+            raise ServerUnreachableError(
                 f"cannot reach PostgreSQL at CWW_PG_URL={server.display()}: {reason}. "
                 "Fix: start that server, correct CWW_PG_URL, or unset it to let cww run "
                 "its own private cluster."

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetCheckExecutionContext
 
+from cww.postgres import is_connection_loss
 from dagster_project.resources import RESOURCE_KEY, CwwSettingsResource
 
 BLOCKING = "gx_blocking"
@@ -44,6 +45,9 @@ MART = "gx_expectations"
 RAW_GATE = dg.AssetKey(["data_quality", "raw_gate"])
 # Run tag choosing the data-quality mode (data_quality.expectations.scope.MODES); default nightly.
 MODE_TAG = "cww/dq_mode"
+# A check step that loses the warehouse (restart, failover) tries again this often, this long apart.
+RETRIES = 3
+RETRY_SECONDS = 20.0
 
 
 def _slug(suite: str) -> str:
@@ -51,9 +55,16 @@ def _slug(suite: str) -> str:
 
 
 def build_suite_check(
-    suite: str, asset_key: tuple[str, ...], also_guards: tuple[tuple[str, ...], ...] = ()
+    suite: str,
+    asset_key: tuple[str, ...],
+    also_guards: tuple[tuple[str, ...], ...] = (),
+    retry_seconds: float = RETRY_SECONDS,
 ) -> dg.AssetChecksDefinition:
-    """The check step of one suite (one op per suite, so a failure blocks only its asset)."""
+    """The check step of one suite (one op per suite, so a failure blocks only its asset).
+
+    A lost warehouse connection (a restart, a failover) is retried up to RETRIES times after
+    ``retry_seconds``; any other error fails the step at once, as re-running cannot fix it.
+    """
     key = dg.AssetKey(list(asset_key))
     guarded = [dg.AssetKey(list(k)) for k in also_guards]
     # Blocking where Dagster can act on it: on a raw asset, or on the reporting views of a mart.
@@ -75,7 +86,13 @@ def build_suite_check(
         from data_quality.expectations.runner import run_dq
 
         resource: CwwSettingsResource = getattr(context.resources, RESOURCE_KEY)
-        run = run_dq(resource.settings(), [suite], mode=context.run.tags.get(MODE_TAG, "nightly"))
+        try:
+            run = run_dq(resource.settings(), [suite], mode=context.run.tags.get(MODE_TAG, "nightly"))
+        except Exception as exc:
+            if not is_connection_loss(exc):
+                raise
+            context.log.warning(f"{suite}: lost the warehouse ({exc}); retrying in {retry_seconds:g} s")
+            raise dg.RetryRequested(max_retries=RETRIES, seconds_to_wait=retry_seconds) from exc
         outcome = run.outcome(suite)
         scope = "; ".join(line.split(": ", 1)[1] for line in run.scope_lines())  # raw suites only
         if scope:

@@ -8,6 +8,9 @@ One tiny source per module; extract runs through the real raw asset.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import date
 
@@ -269,3 +272,105 @@ def test_nightly_checks_raw_tables_before_dbt_and_leaves_out_only_their_dependen
     assert model_steps
     starts = {e.step_key: i for i, e in enumerate(events) if e.event_type == dg.DagsterEventType.STEP_START}
     assert all(check_at < starts[k] for k in model_steps), (check_at, {k: starts[k] for k in model_steps})
+
+
+class FlakyProxy:
+    """A TCP relay to the real server that cuts the first ``drop`` connections it accepts: to a
+    client that is a server going away mid-handshake, as during a restart."""
+
+    def __init__(self, host: str, port: int, drop: int = 1) -> None:
+        self.target = (host, port)
+        self.drop = drop
+        self.dropped = 0
+        self.relayed = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            if self.dropped < self.drop:
+                self.dropped += 1
+                client.close()
+                continue
+            self.relayed += 1
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_check_step_that_loses_the_warehouse_retries_and_passes(
+    pg_server: Server, source: Settings
+) -> None:
+    """The warehouse drops the check's first connection (a restart): the step is retried after its
+    pause and the suite's results land; an error that is not a lost connection is not retried."""
+    from sqlalchemy.engine import make_url
+
+    from dagster_project.checks import build_suite_check
+    from dagster_project.resources import RESOURCE_KEY, CwwSettingsResource
+    from extract.api import run_extract
+
+    assert not [t.table for t in run_extract(source).tables if t.status != "ok"]
+    url = make_url(pg_server.url)
+    proxy = FlakyProxy(url.host or "127.0.0.1", url.port or 5432, drop=1)
+    try:
+        through_proxy = source.model_copy(
+            update={
+                "pg_url": url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+            }
+        )
+        check = build_suite_check("raw.agency", ("raw", "agency"), retry_seconds=0.2)
+        job = dg.define_asset_job(
+            "flaky_check", selection=dg.AssetSelection.checks(check), executor_def=dg.in_process_executor
+        )
+        defs = dg.Definitions(
+            assets=[dg.AssetSpec(["raw", "agency"])],
+            asset_checks=[check],
+            jobs=[job],
+            resources={RESOURCE_KEY: CwwSettingsResource.from_settings(through_proxy)},
+        )
+        result = defs.resolve_job_def("flaky_check").execute_in_process(raise_on_error=False)
+    finally:
+        proxy.close()
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert result.success and len(retried) == 1, [e.message for e in result.all_events if e.is_failure]
+    assert proxy.dropped == 1 and proxy.relayed >= 1
+    (evaluation,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "gx_blocking"]
+    assert evaluation.passed and evaluation.asset_key == dg.AssetKey(["raw", "agency"])
+    with pg_server.connect(source.warehouse_db) as conn:
+        recorded = conn.execute(
+            "select count(*) from dq.expectation_result where suite = 'raw.agency' and run_id = %s",
+            (evaluation.metadata["dq_run_id"].value,),
+        ).fetchone()[0]
+    assert recorded > 0
+
+    # A broken setting is not a lost connection: it fails at once, with no retry.
+    wrong_db = source.model_copy(update={"warehouse_db": f"{source.warehouse_db}_missing"})
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(["raw", "agency"])],
+        asset_checks=[check],
+        jobs=[job],
+        resources={RESOURCE_KEY: CwwSettingsResource.from_settings(wrong_db)},
+    )
+    result = defs.resolve_job_def("flaky_check").execute_in_process(raise_on_error=False)
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]

@@ -264,7 +264,9 @@ def gx_context(server: Server, settings: Settings) -> Any:
         progress_bars=ProgressBarsConfig(globally=False),
     )
     context = gx.get_context(project_config=config, mode="ephemeral")
-    context.data_sources.add_postgres(DATASOURCE, connection_string=url)
+    # The context (and its engine) is cached per process: test a pooled connection before use,
+    # so a warehouse restart between two runs costs a reconnect, not a failed check step.
+    context.data_sources.add_postgres(DATASOURCE, connection_string=url, kwargs={"pool_pre_ping": True})
     _CONTEXTS[key] = context
     return context
 
