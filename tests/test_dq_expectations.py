@@ -93,7 +93,7 @@ def test_a_clean_night_passes_and_is_stored_with_data_docs(pg_server: Server, ch
     upsert_suite(context, suite)
     assert suite.part_names == ["", "duplicates"]
     per_part = [len(context.suites.get(gx_suite_name(suite.name, p)).expectations) for p in suite.part_names]
-    assert per_part == [len(suite.checks) - 1, 1]
+    assert per_part == [len(suite.checks) - 2, 2]  # duplicated batch (blocking), double entries (warning)
 
 
 def test_a_night_with_broken_marts_fails_the_mart_suites(pg_server: Server, chain: Settings) -> None:

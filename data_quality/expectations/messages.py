@@ -44,6 +44,22 @@ def observed_text(result: dict[str, Any]) -> str:
     return "" if obs is None else str(obs)
 
 
+def _allowed(check: Check, pct: str) -> str:
+    """'; at most 2.0 % allowed' for a check with a tolerated share ('' without one), prefixed by
+    the observed share when given, and how a small night eases it."""
+    mostly = check.kwargs.get("mostly", 1)
+    if mostly >= 1:
+        return ""
+    text = f"; {pct}, at most" if pct else "; at most"
+    text += f" {100 * (1 - mostly):.1f} % allowed"
+    if "slack_rows" in check.context:
+        text += (
+            f" on a night this small ({100 * (1 - check.context['mostly']):.1f} %"
+            f" or {check.context['slack_rows']} rows, whichever is more)"
+        )
+    return text
+
+
 def describe(suite: Suite, check: Check, result: dict[str, Any], passed: bool) -> str:
     """The line for one result (passed results get a short 'ok' line)."""
     at = where(suite, check)
@@ -65,21 +81,14 @@ def describe(suite: Suite, check: Check, result: dict[str, Any], passed: bool) -
         return f"{at} (all columns): {_n(obs)} live rows, expected {rng} ({check.why}{change})"
     if check.context.get("duplicates"):
         return (
-            f"{at}: {_n(uc)} of {_n(ec)} {rows} duplicate another row on these columns ({check.why})"
+            f"{at}: {_n(uc)} of {_n(ec)} {rows} duplicate another row on these columns"
+            f" ({check.why}{_allowed(check, pct)})"
             f"{_sample(result)}. Fix: if the source imported these rows twice, delete or soft-delete "
             "the repeats there (the next extract lands the change); if they are genuine, make them "
             "differ in the source"
         )
     if kind == "ExpectColumnValuesToNotBeNull":
-        allowed = ""
-        if k.get("mostly", 1) < 1:
-            allowed = f"; at most {100 * (1 - k['mostly']):.1f} % allowed"
-            if "slack_rows" in check.context:
-                allowed += (
-                    f" on a night this small ({100 * (1 - check.context['mostly']):.1f} %"
-                    f" or {check.context['slack_rows']} rows, whichever is more)"
-                )
-        return f"{at}: {_n(uc)} of {_n(ec)} {rows} are null ({pct}{allowed})"
+        return f"{at}: {_n(uc)} of {_n(ec)} {rows} are null ({pct}{_allowed(check, '')})"
     if kind == "ExpectColumnValuesToBeUnique":
         return f"{at}: {_n(uc)} of {_n(ec)} {rows} share their value with another row{_sample(result)}"
     if kind == "ExpectCompoundColumnsToBeUnique":
